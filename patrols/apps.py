@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class PatrolsConfig(AppConfig):
+    name = "patrols"
+    verbose_name = _("巡查")
