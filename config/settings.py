@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "lanes",
     "people",
     "cases",
+    "notify",
     "patrols",
     "maps",
 ]
