@@ -1,5 +1,6 @@
 """Settings, all from the environment (see .env.example). Safe defaults: DEBUG off, no hosts."""
 
+import sys
 from pathlib import Path
 
 import environ
@@ -11,9 +12,11 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False) if (BASE_DIR / ".env").exists() else None
 
 DEBUG = env.bool("DEBUG", default=False)
+# Under pytest (or DJANGO_TESTING=1) a throwaway key and plain static storage are used.
+TESTING = env.bool("DJANGO_TESTING", default="pytest" in sys.modules)
 SECRET_KEY = env("SECRET_KEY", default="")
 if not SECRET_KEY:
-    if DEBUG or env.bool("DJANGO_TESTING", default=False):
+    if DEBUG or TESTING:
         SECRET_KEY = "insecure-development-key-do-not-use-in-production"
     else:
         from django.core.exceptions import ImproperlyConfigured
@@ -113,7 +116,7 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-        if DEBUG or env.bool("DJANGO_TESTING", default=False)
+        if DEBUG or TESTING
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
