@@ -421,8 +421,10 @@ def import_osm(
     merge_distance_m: float = 60.0,
 ) -> OsmImportReport:
     """Import the lanes of an OSM file (see the module docstring for the rules). Dry run unless `commit`;
-    with `prune`, lanes from an earlier OSM import that the file no longer has are removed. Raises ImportRejected
-    (nothing written) when the file cannot be read or the database refuses the lanes."""
+    with `prune`, every lane from an earlier OSM import (source_key "osm:…") that this file does not produce is
+    removed, including lanes imported from other extracts: prune only with a file covering all of them.
+    Raises ImportRejected (nothing written) when the file cannot be read, holds no named street, or the database
+    refuses the lanes."""
     started = time.monotonic()
     path = Path(path)
     report = OsmImportReport(path=str(path), committed=commit)
@@ -435,6 +437,15 @@ def import_osm(
 
     ways = read_street_ways(path, report, progress)
     specs = build_lane_specs(ways, merge_distance_m=merge_distance_m, report=report, progress=progress)
+    if not specs:
+        # A file without a single named street is not a street network (and with prune it would empty the table).
+        raise ImportRejected(
+            _(
+                "文件 %(path)s 中没有可导入的街巷：%(ways)d 条路段中没有带名称的道路（highway=primary、residential 等）。"
+                "请确认导出的是道路数据。"
+            )
+            % {"path": path, "ways": report.ways_read}
+        )
     if progress:
         progress(_("正在写入街巷…") if commit else _("正在比对数据库中的街巷（试运行）…"))
     try:

@@ -120,23 +120,81 @@ def test_kind_follows_highway_class_by_length(imported, db):
     assert mixed > 0  # the rule for merged classes was exercised
 
 
+SMALL_OSM = """<?xml version="1.0" encoding="UTF-8"?>
+<osm version="0.6">
+  <node id="1" lat="31.2300" lon="121.4700"/><node id="2" lat="31.2300" lon="121.4710"/>
+  <node id="3" lat="31.2310" lon="121.4700"/><node id="4" lat="31.2310" lon="121.4710"/>
+  <way id="10"><nd ref="1"/><nd ref="2"/><tag k="highway" v="footway"/><tag k="name" v="步行道"/></way>
+  <way id="11"><nd ref="1"/><nd ref="3"/><tag k="building" v="yes"/><tag k="name" v="大楼"/></way>
+  <way id="12"><nd ref="3"/><nd ref="4"/><tag k="highway" v="residential"/></way>
+  <way id="13"><nd ref="3"/><nd ref="4"/><tag k="highway" v="construction"/><tag k="name" v="在建路"/></way>
+  <way id="14"><nd ref="1"/><nd ref="99"/><nd ref="2"/><tag k="highway" v="service"/><tag k="name:zh" v="后弄"/></way>
+  <way id="15"><nd ref="98"/><nd ref="99"/><tag k="highway" v="residential"/><tag k="name" v="无坐标路"/></way>
+  <way id="16"><nd ref="2"/><nd ref="4"/><tag k="highway" v="tertiary_link"/><tag k="name" v="Bund Road"/></way>
+</osm>
+"""
+
+
+def test_small_file_skips_and_names(imported, db, tmp_path):
+    path = tmp_path / "small.osm"
+    path.write_text(SMALL_OSM, encoding="utf-8")
+    report = import_osm(path)
+    assert report.ways_read == 7
+    assert report.ways_skipped_not_street == 3  # footway, building, construction
+    assert report.ways_skipped_unnamed == 1
+    assert report.ways_skipped_no_geometry == 1  # none of its nodes is in the file
+    assert report.names == 2 and report.lanes == report.lanes_created == 2
+    assert sorted(k.split(":")[1] for k in report.created_keys) == ["Bund Road", "后弄"]
+
+    import_osm(path, commit=True)
+    back = Lane.objects.get(source_key="osm:后弄:14:-")  # name:zh stands in for a missing name
+    assert (back.name, back.name_zh, back.kind, back.osm_way_ids) == ("后弄", "后弄", "back", [14])
+    assert back.length_m == pytest.approx(GEOD.line_length([121.47, 121.471], [31.23, 31.23]), rel=1e-9)
+    bund = Lane.objects.get(source_key="osm:Bund Road:16:-")
+    assert (bund.name_zh, bund.kind) == ("", "secondary")  # no CJK, no name:zh
+
+
+def test_file_without_named_streets_is_rejected(imported, db, tmp_path):
+    path = tmp_path / "buildings.osm"
+    path.write_text(SMALL_OSM.replace('k="name:zh"', 'k="note"').replace('v="tertiary_link"', 'v="path"'))
+    before = snapshot()
+    with pytest.raises(ImportRejected, match="没有可导入的街巷"):
+        import_osm(path, commit=True, prune=True)
+    assert snapshot() == before
+
+
 # --- merging ------------------------------------------------------------------------------------------------
 
 
+def node_connected(way_id: int) -> set[int]:
+    """Ids of the same-named ways reachable from `way_id` through shared nodes alone (from the XML)."""
+    ways = [w for w in named_street_ways() if w.name == next(x.name for x in xml_ways() if x.id == way_id)]
+    reached, frontier = {way_id}, [way_id]
+    by_id = {w.id: w for w in ways}
+    while frontier:
+        refs = set(by_id[frontier.pop()].refs)
+        for w in ways:
+            if w.id not in reached and refs & set(w.refs):
+                reached.add(w.id)
+                frontier.append(w.id)
+    return reached
+
+
 def test_dual_carriageway_becomes_one_lane(imported, db):
-    # 复兴东路: two one-way carriageways, no node in common, parallel about 20-25 m apart.
+    # 延安东路: two one-way carriageways about 25-29 m apart, ~200 m long, that no chain of shared nodes joins.
     ways = {w.id: w for w in xml_ways()}
-    a, b = ways[50323216], ways[50323224]
-    assert a.name == b.name == "复兴东路"
+    a, b = ways[511404873], ways[515040940]
+    assert a.name == b.name == "延安东路"
     assert a.tags["oneway"] == b.tags["oneway"] == "yes"
-    assert not set(a.refs) & set(b.refs)
+    assert b.id not in node_connected(a.id)
     la, lb = utm(a.line), utm(b.line)
     assert 15 < la.distance(lb) and la.hausdorff_distance(lb) < 40
-    assert min(la.length, lb.length) > 100
+    assert min(la.length, lb.length) > 150
 
     lane = lane_with_way(a.id)
     assert b.id in lane.osm_way_ids
-    assert lane.name == "复兴东路"
+    assert lane.name == "延安东路"
+    assert lane.kind == "main"
 
 
 def test_far_apart_streets_sharing_a_name_stay_separate(imported, db):

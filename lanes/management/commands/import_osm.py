@@ -14,7 +14,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("file", help=_("OSM XML 或 PBF 文件路径"))
         parser.add_argument("--commit", action="store_true", help=_("写入数据库（默认只试运行并报告变更）"))
-        parser.add_argument("--prune", action="store_true", help=_("删除文件中已不存在的、以前从 OSM 导入的街巷"))
+        parser.add_argument(
+            "--prune",
+            action="store_true",
+            help=_("删除以前从 OSM 导入、但本文件中没有的街巷（包括其他范围文件导入的街巷，请只用覆盖全部范围的文件）"),
+        )
         parser.add_argument(
             "--merge-distance",
             type=float,
