@@ -226,3 +226,6 @@ class SquadMembership(models.Model):
         verbose_name = _("中队成员")
         verbose_name_plural = _("中队成员")
         constraints = [models.UniqueConstraint(fields=["squad", "person"], name="squadmembership_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.squad} · {self.person}"
