@@ -95,6 +95,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # metres on the geography type (or in a local UTM projection for grid generation), never in degrees.
 GEO_SRID = 4326
 
+if TESTING:
+    # Fast hashing in tests only; production keeps Django's PBKDF2 default.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
