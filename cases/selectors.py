@@ -1,0 +1,184 @@
+"""Reads on cases: what a user may see (permissions in the queryset), inboxes, duplicates, clocks, the public view."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from cases import conf
+from cases.calendar import Clock, WorkCalendar, traffic_light
+from cases.models import CLOCK_STATUSES, OPEN_STATUSES, Case, CaseEvent, Category, OwnerQueue, Status
+from cases.permissions import Scope, can_read, scope_for, visible_q
+from common.geo import GeogDistance
+
+
+def base_queryset() -> QuerySet[Case]:
+    return Case.objects.select_related("category", "lane", "squad", "squad__kind", "street_office", "community")
+
+
+def visible_cases(scope: Scope) -> QuerySet[Case]:
+    """Cases `scope` may read (the role rules of cases.permissions, as one filter)."""
+    q = visible_q(scope)
+    qs = base_queryset()
+    return qs if q is None else qs.filter(q)
+
+
+def visible_cases_for(user) -> QuerySet[Case]:
+    return visible_cases(scope_for(user))
+
+
+def get_visible(scope: Scope, case_id) -> Case | None:
+    return visible_cases(scope).filter(pk=case_id).first()
+
+
+def overdue_q(now=None) -> Q:
+    return Q(status__in=CLOCK_STATUSES, deadline__lt=now or timezone.now())
+
+
+def inbox(scope: Scope) -> QuerySet[Case]:
+    """Dispatches waiting on `scope`: their squads' open cases, and for staff the community / street office
+    queue of their areas; earliest deadline first."""
+    q = Q(owner_queue=OwnerQueue.SQUAD, squad_id__in=scope.squad_ids)
+    if scope.district_admin:
+        q |= ~Q(owner_queue=OwnerQueue.SQUAD)
+    else:
+        q |= ~Q(owner_queue=OwnerQueue.SQUAD) & (
+            Q(street_office_id__in=scope.street_office_ids) | Q(community_id__in=scope.community_ids)
+        )
+    return (
+        base_queryset()
+        .filter(q, status__in=[*CLOCK_STATUSES, Status.SUSPENDED])
+        .order_by(F("deadline").asc(nulls_last=True), "id")
+    )
+
+
+def case_clock(case: Case, *, now=None, calendar: WorkCalendar | None = None) -> Clock:
+    """Traffic light of a case: running clock for working states, frozen while suspended, none otherwise."""
+    if case.deadline is None or not case.limit_seconds:
+        return Clock("", 0.0, 0)
+    if case.status == Status.SUSPENDED and case.suspended_at:
+        at = case.suspended_at
+    elif case.status in CLOCK_STATUSES:
+        at = now or timezone.now()
+    else:
+        return Clock("", 0.0, 0)
+    calendar = calendar or WorkCalendar.load()
+    remaining = calendar.elapsed(at, case.deadline, case.clock_unit)
+    return traffic_light(limit_seconds=case.limit_seconds, remaining_seconds=remaining)
+
+
+def duplicates_near(*, category: Category, point, exclude_id: int | None = None, radius_m: float | None = None):
+    """Open cases of the same category within CASE_DUPLICATE_RADIUS_M (default 50 m) of `point`, nearest first,
+    with `distance_m` (metres on the spheroid)."""
+    radius = radius_m if radius_m is not None else conf.get("CASE_DUPLICATE_RADIUS_M")
+    qs = (
+        Case.objects.filter(
+            category=category, status__in=OPEN_STATUSES, point__dwithin=(point, degrees_for(point, radius))
+        )
+        .annotate(distance_m=GeogDistance("point", point))
+        .filter(distance_m__lte=radius)
+        .order_by("distance_m", "id")
+    )
+    if exclude_id is not None:
+        qs = qs.exclude(pk=exclude_id)
+    return qs
+
+
+def degrees_for(point, metres: float) -> float:
+    """A radius in degrees that surely holds `metres` around `point`: only an index pre-filter, the exact test is
+    metric (a degree of longitude shrinks with the cosine of the latitude; 1.1 is headroom)."""
+    return 1.1 * metres / (111_320.0 * max(math.cos(math.radians(point.y)), 0.01))
+
+
+def timeline(case: Case) -> QuerySet[CaseEvent]:
+    return CaseEvent.objects.filter(case=case).order_by("at", "id")
+
+
+def by_tracking_code(code: str) -> Case | None:
+    code = (code or "").strip().upper()
+    if not code or len(code) > 16:
+        return None
+    return base_queryset().filter(tracking_code=code).first()
+
+
+PUBLIC_ACTIONS = {
+    "report",
+    "dispatch",
+    "accept",
+    "resolve",
+    "recheck_pass",
+    "close",
+    "void",
+    "merge",
+    "suspend",
+    "resume",
+}
+
+
+def public_view(case: Case) -> dict:
+    """What anyone holding the tracking code may see: the state of the report, never who handles it, their
+    notes or the reporter's contact. Sensitive matters (residents' personal data) show only code, status and
+    dates — not the category, description or place."""
+    events = [
+        {"action": e.action, "status": e.to_status, "at": e.at}
+        for e in timeline(case).filter(action__in=PUBLIC_ACTIONS)
+    ]
+    data = {
+        "tracking_code": case.tracking_code,
+        "status": case.status,
+        "status_label": str(case.get_status_display()),
+        "created_at": case.created_at,
+        "closed_at": case.closed_at,
+        "sensitive": case.category.sensitive,
+        "timeline": events,
+    }
+    if case.merged_into_id:
+        data["merged_into"] = case.merged_into.tracking_code
+    if not case.category.sensitive:
+        data.update(
+            category=case.category.name,
+            description=case.description,
+            lane=case.lane.name if case.lane_id else "",
+            street_office=case.street_office.name,
+            lon=round(case.point.x, 6),
+            lat=round(case.point.y, 6),
+        )
+    return data
+
+
+def attendance_report(scope: Scope, *, now=None):
+    """Must-attend cases in `scope` with their attendance state: "on_time", "late", "missing" (none recorded
+    and the time allowed has passed) or "pending"."""
+    now = now or timezone.now()
+    due = timedelta(hours=conf.get("CASE_ATTEND_DUE_HOURS"))
+    rows = []
+    qs = visible_cases(scope).filter(category__must_attend=True).exclude(status__in=[Status.VOID, Status.MERGED])
+    for case in qs.prefetch_related("attendances").order_by("-created_at")[:500]:
+        attendances = list(case.attendances.all())
+        if attendances:
+            first = attendances[0]
+            state = "late" if first.late else "on_time"
+        else:
+            state = "missing" if now > case.created_at + due else "pending"
+        rows.append((case, state, attendances))
+    return rows
+
+
+__all__ = [
+    "attendance_report",
+    "by_tracking_code",
+    "can_read",
+    "case_clock",
+    "duplicates_near",
+    "get_visible",
+    "inbox",
+    "overdue_q",
+    "public_view",
+    "scope_for",
+    "timeline",
+    "visible_cases",
+    "visible_cases_for",
+]
