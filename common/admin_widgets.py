@@ -69,6 +69,7 @@ class OfflineMapWidget(OSMWidget):
     default_zoom = DEFAULT_ZOOM
 
     class Media:
+        extend = False  # replace OSMWidget's CDN assets instead of adding to them
         css = {"all": (OL_CSS, "gis/css/ol3.css", "vendor/ol/admin-map.css")}
         js = (OL_JS, "gis/js/OLMapWidget.js")
 

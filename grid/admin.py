@@ -15,11 +15,11 @@ class AreaAdmin(OfflineGISModelAdmin):
     list_per_page = 100
     show_full_result_count = False  # a city has tens of thousands of grid cells
     autocomplete_fields = ("parent",)
-    readonly_fields = ("depth", "area_m2", "created_at", "updated_at")
+    readonly_fields = ("depth", "area_display", "created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("level", "code", "name", "parent")}),
         (_("边界"), {"fields": ("geom", "illustrative", "source")}),
-        (_("自动计算"), {"fields": ("depth", "area_m2", "created_at", "updated_at")}),
+        (_("自动计算"), {"fields": ("depth", "area_display", "created_at", "updated_at")}),
     )
 
     @admin.display(description=_("面积(平方米)"), ordering="area_m2")

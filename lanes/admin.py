@@ -38,7 +38,7 @@ class LaneAdmin(OfflineGISModelAdmin):
     show_full_result_count = False
     # community and the grid cells are derived from the geometry by database triggers: never edited here.
     readonly_fields = (
-        "length_m",
+        "length_display",
         "community",
         "grid_cell_codes",
         "source_key",
@@ -53,7 +53,7 @@ class LaneAdmin(OfflineGISModelAdmin):
         (
             _("由走向自动计算"),
             {
-                "fields": ("length_m", "community", "grid_cell_codes"),
+                "fields": ("length_display", "community", "grid_cell_codes"),
                 "description": _("所属社区和网格由数据库根据走向自动计算，保存走向后随之更新。"),
             },
         ),
