@@ -12,8 +12,9 @@ One row = one person appointed to one post, usually a lane chief (街巷长) of 
   街巷编号 (the lane's id or source key) tells them apart.
 - Role (角色): 街巷长 (default) → the lane; 总街巷长 → the street office (所属街道, else the street office of the
   community or of the lane); 片长 → the community (所属社区, else 所属街道, else the lane's community).
-- Person identity: same name + same department (+ same private phone when both are known) is the same person.
-  A matching person with no phone on record gets the file's phone; a namesake in the same department with a
+- Person identity: same name + same department (+ same private phone when both are known) is the same person;
+  a row without a department matches the one person of that name with that private phone, whatever their
+  department. A matching person with no phone on record gets the file's phone; a namesake in the same department with a
   different phone becomes a new person (reported as a warning). Non-empty 职务/公开电话/党员/志愿者 cells
   update the person.
 - Appointment: open-ended from 任职日期 (default: the import day). If the person already holds that post on that
@@ -56,6 +57,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from openpyxl.utils import get_column_letter
 
 from grid.models import Area, Level
@@ -147,15 +149,15 @@ class RowError:
 
 
 COUNT_LABELS = {
-    "people_created": _("新增人员"),
-    "people_updated": _("更新人员"),
-    "departments_created": _("新增部门"),
-    "assignments_created": _("新增任职"),
-    "assignments_unchanged": _("任职已存在"),
-    "squads_created": _("新增中队"),
-    "squads_updated": _("更新中队电话"),
-    "squad_lanes_added": _("中队新增负责街巷"),
-    "squads_unchanged": _("中队电话已一致"),
+    "people_created": gettext_lazy("新增人员"),
+    "people_updated": gettext_lazy("更新人员"),
+    "departments_created": gettext_lazy("新增部门"),
+    "assignments_created": gettext_lazy("新增任职"),
+    "assignments_unchanged": gettext_lazy("任职已存在"),
+    "squads_created": gettext_lazy("新增中队"),
+    "squads_updated": gettext_lazy("更新中队电话"),
+    "squad_lanes_added": gettext_lazy("中队新增负责街巷"),
+    "squads_unchanged": gettext_lazy("中队电话已一致"),
 }
 
 
@@ -739,6 +741,11 @@ class RosterImporter:
             counts["departments_created"] += created
         candidates = list(Person.objects.filter(name=row.chief, department=department).order_by("pk"))
         person = None
+        if not row.department and row.private_phone:
+            # No department in the file: the same name with the same private phone is the same person.
+            by_phone = list(Person.objects.filter(name=row.chief, private_phone=row.private_phone)[:2])
+            if len(by_phone) == 1:
+                candidates = by_phone
         if row.private_phone:
             same = [p for p in candidates if p.private_phone == row.private_phone]
             blank = [p for p in candidates if not p.private_phone]

@@ -498,3 +498,18 @@ def test_the_template_in_docs_is_accepted(place, kinds):
     assert report.file_errors == []  # every header is known
     assert report.rows == 1 and report.encoding == "UTF-8 (BOM)"
     assert {e.column for e in report.errors} == {"所属社区"}  # the example row names an example community
+
+
+def test_a_row_without_department_matches_by_name_and_phone(place, tmp_path):
+    dept = services.department_create(name="区城管局")
+    known = services.person_create(name="张三", department=dept, private_phone="13800138000")
+    header = ["街巷名称", "街巷长", "联系电话"]
+    rows = [["湖北路", "张三", "13800138000"], ["湖北路", "张三", "13811112222"]]  # row 3: someone else
+    report = import_roster(write_csv(tmp_path, rows, header=header), commit=True, on=DAY)
+    assert report.ok, report.errors
+    assert {a.person for a in chiefs_of_lane(place.hubei, on=DAY)} == {
+        known,
+        Person.objects.get(private_phone="13811112222"),
+    }
+    assert Person.objects.get(private_phone="13811112222").department is None
+    assert report.counts["people_created"] == 1
