@@ -1,0 +1,1 @@
+"""Readers for patrol tracks (GPX, GeoJSON). See patrols.importers.tracks."""

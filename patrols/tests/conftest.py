@@ -1,0 +1,201 @@
+"""Real lanes and synthetic GPS walks for the patrol tests.
+
+Lanes: the real OSM extract (data/osm/shanghai_huangpu.osm, © OpenStreetMap contributors, ODbL) imported with the
+project's importer (lanes.importers.osm) into an illustrative hierarchy: one district split into two street
+offices (west / east of 121.4735 E), each split into two communities (north / south of 31.2305 N). The boundaries
+are made up for the tests; lanes are cut at them by the importer, and Lane.community is set by the triggers.
+
+Walks: a path along real lane geometry (projected to UTM 51N, EPSG:32651, where 1 unit = 1 m), sampled every
+few metres at a walking/cycling pace, with gaussian noise (fixed seed) on every fix, as a phone records it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+import shapely
+from django.conf import settings
+from pyproj import Transformer
+from shapely.geometry import LineString, MultiLineString
+from shapely.ops import linemerge, substring
+
+OSM_PATH = Path(settings.BASE_DIR) / "data" / "osm" / "shanghai_huangpu.osm"
+TZ = ZoneInfo("Asia/Shanghai")
+TO_UTM = Transformer.from_crs(4326, 32651, always_xy=True)
+TO_WGS = Transformer.from_crs(32651, 4326, always_xy=True)
+SPLIT_LON, SPLIT_LAT = 121.4735, 31.2305
+BBOX = (121.455, 31.214, 121.492, 31.247)
+
+
+def utm(geom):
+    return shapely.transform(geom, lambda xy: np.column_stack(TO_UTM.transform(xy[:, 0], xy[:, 1])))
+
+
+def wgs(geom):
+    return shapely.transform(geom, lambda xy: np.column_stack(TO_WGS.transform(xy[:, 0], xy[:, 1])))
+
+
+def lane_shape(lane):
+    """The lane as a shapely geometry in UTM metres."""
+    return utm(shapely.from_wkb(bytes(lane.geom.wkb)))
+
+
+def single_line(lane) -> LineString | None:
+    """The lane as one LineString (UTM) when its parts merge into one, else None."""
+    shape = lane_shape(lane)
+    merged = linemerge(shape) if isinstance(shape, MultiLineString) else shape
+    return merged if isinstance(merged, LineString) else None
+
+
+def _rect(x0, y0, x1, y1):
+    from django.contrib.gis.geos import MultiPolygon, Polygon
+
+    return MultiPolygon(Polygon(((x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0))), srid=4326)
+
+
+def build_hierarchy():
+    from grid.models import Area, Level
+
+    x0, y0, x1, y1 = BBOX
+    district = Area.objects.create(
+        level=Level.DISTRICT, code="310101", name="测试区", geom=_rect(*BBOX), illustrative=True, source="tests"
+    )
+    offices = []
+    for i, (ax0, ax1) in enumerate(((x0, SPLIT_LON), (SPLIT_LON, x1)), start=1):
+        so = Area.objects.create(
+            level=Level.STREET_OFFICE,
+            code=f"310101{i:03d}",
+            name=f"测试街道{i}",
+            parent=district,
+            geom=_rect(ax0, y0, ax1, y1),
+            illustrative=True,
+            source="tests",
+        )
+        offices.append(so)
+        for j, (ay0, ay1) in enumerate(((SPLIT_LAT, y1), (y0, SPLIT_LAT)), start=1):
+            Area.objects.create(
+                level=Level.COMMUNITY,
+                code=f"{so.code}{j:03d}",
+                name=f"测试社区{i}-{j}",
+                parent=so,
+                geom=_rect(ax0, ay0, ax1, ay1),
+                illustrative=True,
+                source="tests",
+            )
+    return offices
+
+
+def wipe():
+    from grid.models import Area
+    from lanes.models import Lane
+    from patrols.models import DailyReport, LaneDayCoverage, Patrol
+    from people.models import ChiefAssignment, Department, Person, WorkGroup
+
+    DailyReport.objects.all().delete()
+    LaneDayCoverage.objects.all().delete()
+    Patrol.objects.all().delete()
+    ChiefAssignment.objects.all().delete()
+    WorkGroup.objects.all().delete()
+    Person.objects.all().delete()
+    Department.objects.all().delete()
+    Lane.objects.all().delete()
+    for depth in (3, 2, 1, 0):
+        Area.objects.filter(depth=depth).delete()
+
+
+@pytest.fixture(scope="module")
+def city(django_db_setup, django_db_blocker):
+    """The real lanes in an illustrative district; kept for the test module, removed at its end."""
+    from lanes.importers.osm import import_osm
+
+    with django_db_blocker.unblock():
+        wipe()
+        offices = build_hierarchy()
+        report = import_osm(OSM_PATH, commit=True)
+        yield {"offices": offices, "report": report}
+        wipe()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Walks
+
+
+@dataclass
+class Fixes:
+    lon: np.ndarray
+    lat: np.ndarray
+    t: list[datetime]
+    true_path: LineString  # UTM, noise-free
+
+    def __len__(self):
+        return len(self.t)
+
+
+def walk(
+    path_utm: LineString,
+    *,
+    start: datetime,
+    step_m: float = 5.0,
+    speed_mps: float = 1.4,
+    sigma_m: float = 6.0,
+    corr: float = 0.8,
+    seed: int = 7,
+) -> Fixes:
+    """Fixes every `step_m` metres along `path_utm` at `speed_mps`, each displaced by gaussian noise (σ metres)."""
+    rng = np.random.default_rng(seed)
+    n = max(2, int(path_utm.length // step_m) + 1)
+    dist = np.linspace(0.0, path_utm.length, n)
+    pts = np.array([path_utm.interpolate(d).coords[0] for d in dist])
+    # GPS error drifts rather than jumping independently from fix to fix: an AR(1) process whose every fix is
+    # gaussian with standard deviation sigma_m, correlated `corr` with the previous one.
+    noise = np.empty_like(pts)
+    noise[0] = rng.normal(0.0, sigma_m, size=2)
+    for i in range(1, n):
+        noise[i] = corr * noise[i - 1] + rng.normal(0.0, sigma_m * np.sqrt(1 - corr**2), size=2)
+    pts = pts + noise
+    lon, lat = TO_WGS.transform(pts[:, 0], pts[:, 1])
+    times = [start + timedelta(seconds=float(d / speed_mps)) for d in dist]
+    return Fixes(np.asarray(lon), np.asarray(lat), times, path_utm)
+
+
+def with_jumps(fixes: Fixes, *, at: list[int], offset_m: float = 600.0) -> Fixes:
+    """Copies of `fixes` where the fixes at indexes `at` jump `offset_m` metres north-east (one-fix GPS jumps)."""
+    lon, lat = fixes.lon.copy(), fixes.lat.copy()
+    for i in at:
+        x, y = TO_UTM.transform(lon[i], lat[i])
+        lon[i], lat[i] = TO_WGS.transform(x + offset_m * 0.7071, y + offset_m * 0.7071)
+    return Fixes(lon, lat, list(fixes.t), fixes.true_path)
+
+
+def part(line: LineString, start_share: float, end_share: float) -> LineString:
+    return substring(line, start_share * line.length, end_share * line.length)
+
+
+def gpx(fixes: Fixes, *, times: bool = True) -> bytes:
+    rows = []
+    for lon, lat, t in zip(fixes.lon, fixes.lat, fixes.t, strict=True):
+        when = f"<time>{t.astimezone(ZoneInfo('UTC')).strftime('%Y-%m-%dT%H:%M:%SZ')}</time>" if times else ""
+        rows.append(f'<trkpt lat="{lat:.7f}" lon="{lon:.7f}"><ele>5</ele>{when}</trkpt>')
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<gpx version="1.1" creator="tests" xmlns="http://www.topografix.com/GPX/1/1">'
+        "<trk><name>巡查</name><trkseg>" + "".join(rows) + "</trkseg></trk></gpx>"
+    ).encode()
+
+
+def geojson(fixes: Fixes, *, times: bool = True, coords=None) -> bytes:
+    coords = coords if coords is not None else [[float(x), float(y)] for x, y in zip(fixes.lon, fixes.lat, strict=True)]
+    props = {"coordTimes": [t.isoformat() for t in fixes.t]} if times else {}
+    return json.dumps(
+        {"type": "Feature", "properties": props, "geometry": {"type": "LineString", "coordinates": coords}}
+    ).encode()
+
+
+def morning(day, hour: int = 9) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, 0, tzinfo=TZ)
