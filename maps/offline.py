@@ -7,6 +7,7 @@ from __future__ import annotations
 import folium
 from django.conf import settings
 from django.templatetags.static import static
+from folium.template import Template
 
 # folium asset name → our static file. Names are folium's own (Map.default_js / default_css and plugins').
 LOCAL_ASSETS = {
@@ -27,15 +28,20 @@ LOCAL_ASSETS = {
 DROPPED = {"glyphicons_css", "awesome_rotate_css"}
 
 
-def localize(element) -> None:
-    """Point an element's (Map's or plugin's) default_js/default_css at local static files, dropping the rest."""
+# What a map needs when it uses no folium icon markers and no Bootstrap widgets (the public pages): Leaflet alone.
+LIGHT_ASSETS = {"leaflet", "leaflet_css"}
+
+
+def localize(element, *, only: set[str] | None = None) -> None:
+    """Point an element's (Map's or plugin's) default_js/default_css at local static files, dropping the rest
+    (and, with `only`, every asset not named in it)."""
     for attr in ("default_js", "default_css"):
         assets = getattr(element, attr, None)
         if not assets:
             continue
         local = []
         for name, url in assets:
-            if name in DROPPED:
+            if name in DROPPED or (only is not None and name not in only):
                 continue
             if name not in LOCAL_ASSETS:
                 raise ValueError(f"folium asset {name!r} ({url}) has no local copy in static/vendor/")
@@ -72,13 +78,54 @@ def tile_config() -> dict | None:
     return {"url": value, "attribution": getattr(settings, "MAP_TILES_ATTRIBUTION", "") or "tiles", "datum": "wgs84"}
 
 
-def offline_map(**kwargs) -> folium.Map:
-    """A folium Map with local assets and the configured (or no) base layer. Without tiles the map still draws
-    every overlay on a plain background, so it stays usable when no tile server answers."""
+class EmbeddedMap(folium.Map):
+    """folium.Map for embedding in our own pages: its header keeps the map's own size rules but not folium's
+    page-wide ones (html/body at 100 % height, a viewport that forbids zooming the page)."""
+
+    _template = Template(
+        """
+        {% macro header(this, kwargs) %}
+            <style>
+                #{{ this.get_name() }} {
+                    position: {{this.position}};
+                    width: {{this.width[0]}}{{this.width[1]}};
+                    height: {{this.height[0]}}{{this.height[1]}};
+                    left: {{this.left[0]}}{{this.left[1]}};
+                    top: {{this.top[0]}}{{this.top[1]}};
+                }
+                .leaflet-container { font-size: {{this.font_size}}; }
+            </style>
+        {% endmacro %}
+
+        {% macro html(this, kwargs) %}
+            <div class="folium-map" id={{ this.get_name()|tojson }} ></div>
+        {% endmacro %}
+
+        {% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = L.map(
+                {{ this.get_name()|tojson }},
+                {
+                    center: {{ this.location|tojson }},
+                    crs: L.CRS.{{ this.crs }},
+                    ...{{this.options|tojavascript}}
+                }
+            );
+            {%- if this.control_scale %}
+            L.control.scale({imperial: false}).addTo({{ this.get_name() }});
+            {%- endif %}
+        {% endmacro %}
+        """
+    )
+
+
+def offline_map(*, light: bool = False, **kwargs) -> folium.Map:
+    """A folium Map with local assets and the configured (or no) base layer, for embedding (maps.embed). Without
+    tiles the map still draws every overlay on a plain background, so it stays usable when no tile server answers.
+    `light`: Leaflet only (no jQuery, Bootstrap or icon fonts) — for pages that draw their own overlays."""
     tiles = tile_config()
     kwargs.setdefault("control_scale", True)
-    fmap = folium.Map(tiles=None, **kwargs)
-    localize(fmap)
+    fmap = EmbeddedMap(tiles=None, **kwargs)
+    localize(fmap, only=LIGHT_ASSETS if light else None)
     if tiles:
         folium.TileLayer(tiles=tiles["url"], attr=tiles["attribution"], name="底图", max_zoom=19).add_to(fmap)
     return fmap

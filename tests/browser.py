@@ -1,0 +1,144 @@
+"""Playwright helpers for the browser tests (tests/test_browser_*.py, marker `browser`).
+
+Debian's chromium driven through the `playwright` package (sync API). One browser per test session; each test opens
+its own context (viewport, geolocation, cookies) and page. Every request that is not to our own server is aborted and
+recorded, so a page that still needs the internet fails its test. Screenshots go to test-artifacts/ (git-ignored).
+
+The site under test is the committed demo data set (`demo` in tests/conftest.py) served by a LiveServerThread:
+pytest-django's `live_server` would force `transactional_db`, whose teardown flushes every table, demo included.
+Import the fixtures into a test module: `from tests.browser import browser, demo_site  # noqa: F401`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from django.conf import settings
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+@pytest.fixture(scope="session")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    # Playwright's sync API keeps an event loop on this thread; Django refuses database calls from a thread with a
+    # running loop unless told it is safe (it is: the loop only drives the browser, never Django).
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_api.sync_playwright() as pw:
+            chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield chromium
+            chromium.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture(scope="module")
+def demo_site(demo, django_db_blocker):
+    """Base URL of a live server on the committed demo data (maps without tiles: nothing to fetch outside)."""
+    from django.contrib.staticfiles.handlers import StaticFilesHandler
+    from django.test.testcases import LiveServerThread
+    from django.test.utils import override_settings
+
+    overrides = override_settings(
+        ALLOWED_HOSTS=["127.0.0.1"],
+        SESSION_COOKIE_SECURE=False,
+        CSRF_COOKIE_SECURE=False,
+        MAP_TILES="none",
+        PUBLIC_BASE_URL="",
+    )
+    overrides.enable()
+    django_db_blocker.unblock()  # the server thread opens its own connection to the test database
+    server = LiveServerThread("127.0.0.1", StaticFilesHandler)
+    server.daemon = True
+    server.start()
+    server.is_ready.wait()
+    try:
+        if server.error:
+            raise server.error
+        yield f"http://127.0.0.1:{server.port}"
+    finally:
+        server.terminate()
+        server.join(timeout=10)
+        django_db_blocker.restore()
+        overrides.disable()
+
+
+@dataclass
+class Tab:
+    """A page in its own browser context, with what it tried to fetch outside and the script errors it raised."""
+
+    context: object
+    page: object
+    base_url: str
+    outside: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def goto(self, path: str, **kwargs):
+        return self.page.goto(self.base_url + path, **kwargs)
+
+    def screenshot(self, name: str, *, full_page: bool = True) -> Path:
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = ARTIFACTS / f"{name}.png"
+        self.page.screenshot(path=str(path), full_page=full_page)
+        return path
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def open_tab(browser, base_url: str, *, viewport: dict | None = None, **context_options) -> Tab:
+    """A new context and page; requests to any host but the live server are aborted and recorded."""
+    host = urlparse(base_url).hostname
+    context = browser.new_context(viewport=viewport or DESKTOP, locale="zh-CN", **context_options)
+    page = context.new_page()
+    tab = Tab(context=context, page=page, base_url=base_url)
+    lock = threading.Lock()
+
+    def route(r):
+        url = r.request.url
+        if url.startswith(("data:", "blob:")) or urlparse(url).hostname == host:
+            r.continue_()
+        else:
+            with lock:
+                tab.outside.append(url)
+            r.abort()
+
+    page.route("**", route)
+    page.on("pageerror", lambda exc: tab.errors.append(str(exc)))
+    page.set_default_timeout(15_000)
+    return tab
+
+
+def login_as(tab: Tab, username: str) -> None:
+    """Give the tab a logged-in session of `username` (a session made on the server side, as Client.force_login
+    does, and handed to the browser as its cookie) — independent of which login page the site offers."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    client = Client()
+    client.force_login(get_user_model().objects.get(username=username))
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+    tab.context.add_cookies(
+        [{"name": settings.SESSION_COOKIE_NAME, "value": cookie.value, "url": tab.base_url, "httpOnly": True}]
+    )
+
+
+def drawn_paths(page, selector: str = "") -> int:
+    """How many interactive vector features (SVG paths) Leaflet has drawn, optionally inside `selector`."""
+    return page.locator(f"{selector} path.leaflet-interactive".strip()).count()
