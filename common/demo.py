@@ -37,6 +37,7 @@ import osmium
 import shapely
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from django.db.models import Q
@@ -65,6 +66,7 @@ MAJOR_HIGHWAYS = frozenset({"motorway", "trunk", "primary"})
 MINOR_HIGHWAYS = MAJOR_HIGHWAYS | {"secondary", "tertiary", "residential"}
 
 DEMO_PASSWORD = "demo12345"
+DEMO_EMAIL_DOMAIN = "demo.invalid"  # marks the accounts the demo created (.invalid is reserved, RFC 2606)
 SEED = 20240601
 VALID_FROM = date(2024, 1, 1)  # current appointments
 PREVIOUS = (date(2023, 1, 1), date(2023, 12, 31))  # a few lanes had another chief before: history to query
@@ -516,8 +518,10 @@ def _grant_app_permissions(group: Group, apps: Iterable[str], actions: Iterable[
 
 
 def write_accounts(people_data: dict[str, object], progress: Progress = None) -> list[tuple[str, str, str]]:
-    """The demo logins (only the demo creates them), each linked to the fictitious person it acts as."""
-    from people.models import Person
+    """The demo logins, each linked to the fictitious person it acts as. Only the demo creates them; they are
+    marked by their e-mail domain (DEMO_EMAIL_DOMAIN) so unload_demo removes exactly these. An account that
+    already exists under one of the names (e.g. an `admin` made with createsuperuser) is left as it is."""
+    from people import services as people
 
     User = get_user_model()
     groups = {}
@@ -533,32 +537,35 @@ def write_accounts(people_data: dict[str, object], progress: Progress = None) ->
     leader = squad.memberships.get(is_leader=True).person
     member = squad.memberships.filter(is_leader=False).order_by("pk").first().person
     office = people_data["general_chiefs"][0].area
-    staff_person = Person.objects.create(
-        name=_Names(SEED + 1).name(), title=_("%(office)s办事处工作人员") % {"office": office.name}
+    staff_person = people.person_create(
+        name=_Names(SEED + 1).name(),
+        title=_("%(office)s办事处工作人员") % {"office": office.name},
+        private_phone="13800009999",
+        public_phone="0535-6999999",
     )
     linked = {"lane_chief": chief, "squad_leader": leader, "squad_member": member, "street_staff": staff_person}
 
+    hashed = make_password(DEMO_PASSWORD)  # one (slow) hash for all: the password is published anyway
     accounts = []
     for username, (role, group_key) in DEMO_ACCOUNTS.items():
         if User.objects.filter(username=username).exists():
-            raise DemoError(
-                _("已存在用户名为 %(u)s 的账号，演示数据不会覆盖它。请换一个数据库，或删除该账号后再运行 load_demo。")
-                % {"u": username}
-            )
-        if username == "admin":
-            user = User.objects.create_superuser(username, password=DEMO_PASSWORD)
-        else:
-            user = User.objects.create_user(
-                username, password=DEMO_PASSWORD, is_staff=group_key is not None, first_name=role
-            )
+            accounts.append((username, _("%(role)s（账号已存在，未改动）") % {"role": role}, "—"))
+            continue
+        user = User.objects.create(
+            username=username,
+            password=hashed,
+            email=f"{username}@{DEMO_EMAIL_DOMAIN}",
+            first_name=role,
+            is_staff=username == "admin" or group_key is not None,
+            is_superuser=username == "admin",
+        )
         if group_key:
             user.groups.add(groups[group_key])
         person = linked.get(username)
         if person is not None:
-            person.user = user
-            person.save(update_fields=["user"])
+            people.person_update(person=person, user=user)
         accounts.append((username, role, DEMO_PASSWORD))
-    _say(progress, _("已建立 %(n)d 个演示账号。") % {"n": len(accounts)})
+    _say(progress, _("已建立 %(n)d 个演示账号。") % {"n": sum(1 for a in accounts if a[2] == DEMO_PASSWORD)})
     return accounts
 
 
@@ -590,8 +597,12 @@ def demo_counts() -> dict[str, int]:
         "chief_assignments": ChiefAssignment.objects.filter(Q(lane__in=lanes) | Q(area__in=areas)).count(),
         "work_groups": WorkGroup.objects.filter(department__street_office__in=offices).count(),
         "squads": Squad.objects.filter(street_office__in=offices).count(),
-        "users": get_user_model().objects.filter(username__in=list(DEMO_ACCOUNTS)).count(),
+        "users": _demo_users().count(),
     }
+
+
+def _demo_users():
+    return get_user_model().objects.filter(username__in=list(DEMO_ACCOUNTS), email__endswith=f"@{DEMO_EMAIL_DOMAIN}")
 
 
 def _demo_areas():
@@ -622,7 +633,7 @@ def _demo_people():
         | Q(assignments__area__in=areas)
         | Q(squad_memberships__squad__street_office__in=offices)
         | Q(department__street_office__in=offices)
-        | Q(user__username__in=list(DEMO_ACCOUNTS))
+        | Q(user__in=_demo_users())
     ).distinct()
 
 
@@ -639,7 +650,7 @@ def unload_demo(progress: Progress = None) -> dict[str, int]:
     lanes = _demo_lanes()
     person_ids = list(_demo_people().values_list("pk", flat=True))
     removed = {}
-    removed["users"], _d = get_user_model().objects.filter(username__in=list(DEMO_ACCOUNTS)).delete()
+    removed["users"], _d = _demo_users().delete()
     Group.objects.filter(name__in=list(DEMO_GROUPS.values())).delete()
     removed["squads"], _d = Squad.objects.filter(Q(street_office__in=offices) | Q(service_areas__in=areas)).delete()
     ChiefAssignment.objects.filter(Q(lane__in=lanes) | Q(area__in=areas) | Q(person_id__in=person_ids)).delete()
@@ -664,9 +675,7 @@ def load_demo(*, reset: bool = False, osm_path: Path | str = OSM_PATH, progress:
     if district is not None and not reset:
         report.reused = True
         report.counts = demo_counts()
-        existing = set(
-            get_user_model().objects.filter(username__in=list(DEMO_ACCOUNTS)).values_list("username", flat=True)
-        )
+        existing = set(_demo_users().values_list("username", flat=True))
         report.accounts = [(u, role, DEMO_PASSWORD) for u, (role, _g) in DEMO_ACCOUNTS.items() if u in existing]
         report.seconds = time.monotonic() - started
         return report
