@@ -331,7 +331,7 @@ def _suggest_size(area_m2: float) -> int:
     """A round size (multiple of 10 m) at which a community of `area_m2` fits in 999 cells with room for the partial
     cells along its border."""
     size = math.sqrt(area_m2 / (0.7 * GRID_MAX_CELLS_PER_COMMUNITY))
-    return int(math.ceil(size / 10.0) * 10)
+    return int(min(math.ceil(size / 10.0) * 10, GRID_SIZE_MAX_M))
 
 
 _CELLS_SQL = """
@@ -425,12 +425,14 @@ def plan_grid_cells(
     communities = _communities_at_or_under(area)
     report = GridReport(area=area, size_m=size, replace=replace)
     too_many: list[str] = []
+    suggest = 0  # one size that fits every community
     occupied: list[str] = []
     for k, community in enumerate(communities, start=1):
         existing = _cells_of(community).count()
         if existing and not replace:
             occupied.append(f"{community} ({existing})")
         if community.area_m2 and community.area_m2 / (size * size) > GRID_MAX_CELLS_PER_COMMUNITY:
+            suggest = max(suggest, _suggest_size(community.area_m2))
             too_many.append(
                 _("%(community)s：至少 %(n)d 个网格，建议 --size %(suggest)d")
                 % {
@@ -443,6 +445,7 @@ def plan_grid_cells(
         plan = _plan_community(community, size)
         plan.existing = existing
         if len(plan.cells) > GRID_MAX_CELLS_PER_COMMUNITY:
+            suggest = max(suggest, _suggest_size(community.area_m2), int(size) + 10)
             too_many.append(
                 _("%(community)s：%(n)d 个网格，建议 --size %(suggest)d")
                 % {"community": community, "n": len(plan.cells), "suggest": _suggest_size(community.area_m2)}
@@ -456,8 +459,8 @@ def plan_grid_cells(
     errors: list[str] = []
     if too_many:
         errors.append(
-            _("以下社区的网格超过 %(max)d 个（网格序号只有 3 位），请用更大的 --size：")
-            % {"max": GRID_MAX_CELLS_PER_COMMUNITY}
+            _("以下社区的网格超过 %(max)d 个（网格序号只有 3 位），请用更大的 --size（例如 --size %(suggest)d）：")
+            % {"max": GRID_MAX_CELLS_PER_COMMUNITY, "suggest": suggest}
         )
         errors.extend(too_many)
     if occupied:

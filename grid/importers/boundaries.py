@@ -21,6 +21,7 @@ changed, or left alone (re-importing the same file changes nothing). Dry run by 
 
 from __future__ import annotations
 
+import codecs
 import math
 import re
 import time
@@ -163,8 +164,8 @@ def _file_size(path: Path) -> int:
     return path.stat().st_size
 
 
-def _open(path: Path, layer_name: str | None) -> tuple[DataSource, str]:
-    """The data source and, for a zipped shapefile, the layer to read."""
+def _open(path: Path, layer_name: str | None, encoding: str) -> DataSource:
+    """The data source (for a zip, the shapefile inside it: the only one, or the one named `layer_name`)."""
     suffix = path.suffix.lower()
     if suffix not in SUFFIX_FORMATS:
         raise BoundaryFileError(
@@ -199,7 +200,7 @@ def _open(path: Path, layer_name: str | None) -> tuple[DataSource, str]:
             shps = chosen
         target = f"/vsizip/{path}/{shps[0]}"
     try:
-        ds = DataSource(target, encoding="utf-8")
+        ds = DataSource(target, encoding=encoding)
     except GDALException:
         raise BoundaryFileError(
             _("GDAL 无法打开 %(name)s：文件已损坏或格式与扩展名不符。") % {"name": path.name}
@@ -210,7 +211,7 @@ def _open(path: Path, layer_name: str | None) -> tuple[DataSource, str]:
             _("%(name)s 被识别为 %(driver)s，而扩展名表示 %(expected)s。")
             % {"name": path.name, "driver": ds.driver.name, "expected": expected}
         )
-    return ds, target
+    return ds
 
 
 def _layer(ds: DataSource, layer_name: str | None, zipped: bool):
@@ -384,6 +385,21 @@ def _check_geometry(feature, to_wgs84: Transformer | None, geographic_source: bo
     return MultiPolygon(parts), "；".join(notes)
 
 
+def _code_problems(code: str, *, level: Level, field: str, fid, first_fid: dict[str, int | None]) -> list[str]:
+    """Attribute checks of one feature's code (its parent is checked later, in one query for the file)."""
+    if not code:
+        return [_("缺少编码（字段 %(field)s 为空）") % {"field": field}]
+    if code in first_fid:
+        return [_("编码 %(code)s 与要素 FID %(fid)s 重复") % {"code": code, "fid": first_fid[code]}]
+    first_fid[code] = fid
+    if not (code.isascii() and code.isdigit()) or len(code) != CODE_LENGTH[level]:
+        return [
+            _("%(level)s编码必须是 %(n)d 位数字，而不是 “%(code)s”")
+            % {"level": level.label, "n": CODE_LENGTH[level], "code": code[:30]}
+        ]
+    return []
+
+
 def _same_geometry(a: GEOSGeometry, b: MultiPolygon) -> bool:
     old = shapely.normalize(shapely.from_wkb(bytes(a.wkb)))
     new = shapely.normalize(b)
@@ -405,11 +421,13 @@ def import_boundaries(
     srid: int | None = None,
     commit: bool = False,
     illustrative: bool = False,
+    encoding: str = "utf-8",
     progress: Progress = None,
 ) -> BoundaryImportReport:
     """Import (or, by default, dry-run) the areas of one level from a boundary file. See the module docstring.
 
-    Raises BoundaryFileError when the file cannot be read at all and ImportRejected (carrying the report) when
+    `encoding` decodes attribute text that GDAL does not recode itself: a Shapefile without a .cpg file (or a
+    code-page byte), typically GBK from Chinese GIS software. Raises BoundaryFileError when the file cannot be read at all and ImportRejected (carrying the report) when
     any feature is unacceptable; in both cases nothing is written."""
     started = time.monotonic()
     path = Path(path)
@@ -426,7 +444,13 @@ def import_boundaries(
             _("文件 %(name)s 有 %(size)s，超过上限 %(max)s（IMPORT_MAX_BYTES）；请拆分文件或调整上限。")
             % {"name": path.name, "size": _human_size(report.size_bytes), "max": _human_size(settings.IMPORT_MAX_BYTES)}
         )
-    ds, _target = _open(path, layer)
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise BoundaryFileError(
+            _("未知的字符编码 %(encoding)s（例如 utf-8、gbk）。") % {"encoding": encoding}
+        ) from None
+    ds = _open(path, layer, encoding)
     lyr = _layer(ds, layer, zipped=path.suffix.lower() == ".zip")
     report.driver, report.layer = ds.driver.name, lyr.name
     for wanted, option in ((code_field, "--code-field"), (name_field, "--name-field")):
@@ -478,24 +502,25 @@ def import_boundaries(
     for k, feature in enumerate(lyr, start=1):
         report.features += 1
         fid = feature.fid
-        code = _text(feature.get(code_field))
-        name = _text(feature.get(name_field))
         problems = []
-        if not code:
-            problems.append(_("缺少编码（字段 %(field)s 为空）") % {"field": code_field})
-        elif code in first_fid:
-            problems.append(_("编码 %(code)s 与要素 FID %(fid)s 重复") % {"code": code, "fid": first_fid[code]})
-        else:
-            first_fid[code] = fid
-            if not (code.isascii() and code.isdigit()) or len(code) != CODE_LENGTH[level]:
-                problems.append(
-                    _("%(level)s编码必须是 %(n)d 位数字，而不是 “%(code)s”")
-                    % {"level": level.label, "n": CODE_LENGTH[level], "code": code[:30]}
+        try:
+            code = _text(feature.get(code_field))
+            name = _text(feature.get(name_field))
+        except UnicodeDecodeError:
+            code, name = "", ""
+            problems.append(
+                _(
+                    "属性文字不是 %(encoding)s 编码：Shapefile 没有 .cpg 编码说明时，请用 --encoding 指定编码"
+                    "（例如 gbk），或在 .shp 旁放一个内容为 GBK 的 .cpg 文件"
                 )
-        if not name:
-            problems.append(_("缺少名称（字段 %(field)s 为空）") % {"field": name_field})
-        elif len(name) > 100:
-            problems.append(_("名称超过 100 个字符"))
+                % {"encoding": encoding}
+            )
+        else:
+            problems.extend(_code_problems(code, level=level, field=code_field, fid=fid, first_fid=first_fid))
+            if not name:
+                problems.append(_("缺少名称（字段 %(field)s 为空）") % {"field": name_field})
+            elif len(name) > 100:
+                problems.append(_("名称超过 100 个字符"))
         try:
             geom, note = _check_geometry(feature, to_wgs84, geographic_source)
         except ValueError as exc:

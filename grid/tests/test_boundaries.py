@@ -229,6 +229,23 @@ def test_parent_found_by_code_prefix_and_warning_outside_parent(offices, tmp_pat
         assert area.parent.code == f["properties"]["code"][:9]
 
 
+@needs_ogr2ogr
+def test_gbk_shapefile_without_cpg_needs_encoding(district, tmp_path):
+    """Chinese GIS software often writes GBK attributes without a .cpg file: GDAL cannot recode them."""
+    src = write_geojson(tmp_path / "o.geojson", office_features())
+    shp = ogr2ogr(src, tmp_path / "gbk" / "o.shp", "-lco", "ENCODING=CP936")
+    shp.with_suffix(".cpg").unlink()
+    with pytest.raises(ImportRejected, match="--encoding") as exc:
+        import_boundaries(shp, level=Level.STREET_OFFICE)
+    assert {n.fid for n in exc.value.report.rejected} == set(range(len(office_features())))
+    report = import_boundaries(shp, level=Level.STREET_OFFICE, encoding="gbk", commit=True)
+    assert len(report.created) == len(office_features())
+    names = set(Area.objects.filter(code__in=report.created).values_list("name", flat=True))
+    assert names == {f["properties"]["name"] for f in office_features()}
+    with pytest.raises(BoundaryFileError, match="nope"):
+        import_boundaries(shp, level=Level.STREET_OFFICE, encoding="nope")
+
+
 def test_numeric_codes_are_read_as_digits(district, tmp_path):
     features = office_features()
     for f in features:

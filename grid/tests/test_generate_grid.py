@@ -7,6 +7,7 @@ cells a test generates do not leak into the next one."""
 from __future__ import annotations
 
 import math
+import re
 from io import StringIO
 
 import numpy as np
@@ -146,6 +147,10 @@ def test_more_than_999_cells_is_refused_with_advice(areas):
     text = " ".join(exc.value.messages)
     assert "--size" in text and community.code in text
     assert not Area.objects.filter(parent=community).exists()
+    # The advice works: the suggested size fits every community of the district.
+    suggested = int(re.search(r"--size (\d+)", exc.value.messages[0]).group(1))
+    assert 10 < suggested <= 2000
+    plan_grid_cells(area=areas[DISTRICT], size_m=suggested)
     # Just over the limit after clipping: the exact count is checked too, not only the area estimate.
     size = math.sqrt(community.area_m2 / 990)
     assert community.area_m2 / size**2 <= GRID_MAX_CELLS_PER_COMMUNITY

@@ -26,6 +26,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--srid", type=int, metavar="N", help=_("文件坐标的 EPSG 代码（文件未声明坐标系或声明错误时使用）")
         )
+        parser.add_argument(
+            "--encoding",
+            default="utf-8",
+            help=_("属性文字的编码，用于没有 .cpg 文件的 Shapefile（例如 gbk；默认 utf-8）"),
+        )
         parser.add_argument("--illustrative", action="store_true", help=_("标记为示意边界（非官方）"))
         parser.add_argument("--commit", action="store_true", help=_("写入数据库（默认只试运行并报告变更）"))
 
@@ -40,6 +45,7 @@ class Command(BaseCommand):
         layer,
         srid,
         illustrative,
+        encoding,
         commit,
         verbosity,
         **options,
@@ -59,6 +65,7 @@ class Command(BaseCommand):
                 srid=srid,
                 commit=commit,
                 illustrative=illustrative,
+                encoding=encoding,
                 progress=progress,
             )
         except BoundaryFileError as exc:
