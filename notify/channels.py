@@ -76,7 +76,9 @@ def delivery_body(notification: Notification) -> dict:
 
 
 def render_title(notification: Notification) -> str:
-    return str(notification.payload.get("title") or notification.event)
+    """payload["title"], else settings.NOTIFY_EVENT_TITLES[event], else the event name."""
+    titles = conf.get("NOTIFY_EVENT_TITLES")
+    return str(notification.payload.get("title") or titles.get(notification.event) or notification.event)
 
 
 def render_text(notification: Notification) -> str:

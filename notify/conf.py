@@ -14,6 +14,9 @@ DEFAULTS = {
     "NOTIFY_WEBHOOK_SECRET": "",
     "NOTIFY_WEBHOOK_CONNECT_TIMEOUT": 5.0,
     "NOTIFY_WEBHOOK_TIMEOUT": 10.0,
+    # Titles of events for e-mail subjects and SMS texts when the payload has no "title", e.g.
+    # {"case.dispatched": "案件派遣"}; otherwise the event name is used.
+    "NOTIFY_EVENT_TITLES": {},
     # E-mail: sender (None: settings.DEFAULT_FROM_EMAIL) and subject prefix.
     "NOTIFY_EMAIL_FROM": None,
     "NOTIFY_EMAIL_SUBJECT_PREFIX": "[街巷长制] ",
