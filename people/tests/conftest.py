@@ -23,11 +23,7 @@ import pytest
 from django.conf import settings
 from django.contrib.gis.geos import LineString, MultiLineString, MultiPolygon, Polygon
 
-_CANDIDATES = (
-    Path(settings.BASE_DIR) / "data" / "osm" / "shanghai_huangpu.osm",
-    Path("/work/shared/data/shanghai_huangpu.osm"),
-)
-OSM_PATH = next((p for p in _CANDIDATES if p.exists()), _CANDIDATES[0])
+OSM_PATH = Path(settings.BASE_DIR) / "data" / "osm" / "shanghai_huangpu.osm"
 
 BORDER_X = 121.479  # between the two communities
 CROSSING = (121.4764234, 31.2352563)  # the OSM node shared by 福州路 and 湖北路
