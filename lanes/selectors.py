@@ -1,25 +1,89 @@
 """Reads and spatial queries on lanes."""
 
-from django.contrib.gis.db.models.functions import GeometryDistance
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.gis.db.models import GeometryField
+from django.contrib.gis.db.models.functions import GeoFunc, GeometryDistance
 from django.contrib.gis.geos import Point
 from django.contrib.gis.measure import D
+from django.db.models import BooleanField, FloatField, Value
+from django.db.models.expressions import RawSQL
 
 from common.geo import GeogDistance
 
-# How many KNN candidates (by `<->`, in degrees) are re-ranked by metric distance per result wanted.
-# In degrees, east-west distances look longer than they are by 1/cos(latitude) (1.17 at 31°N), so a
-# shortlist of 8 × limit + 16 always contains the metric nearest in real street networks.
-SHORTLIST_FACTOR = 8
-SHORTLIST_MIN = 16
+# The shortest ground length of one degree of latitude on the WGS-84 spheroid (at the equator), in metres; a degree
+# of longitude at latitude φ is at least this × cos φ. So a point within m metres of P (latitude φ) lies within
+# m / (METRES_PER_DEGREE_MIN · cos(|φ| + m / METRES_PER_DEGREE_MIN)) planar degrees of it.
+METRES_PER_DEGREE_MIN = 110_574.0
+DEGREE_MARGIN = 1.01  # on top of the bound above: covers the local-flatness approximation, a few km at most
+POLAR_LAT = 89.0  # beyond this the degree bound is useless; no longitude limit there
+
+
+class _DWithin(GeoFunc):
+    """ST_DWithin(geometry, geometry, degrees): planar, index-assisted (GiST on the first argument)."""
+
+    function = "ST_DWithin"
+    output_field = BooleanField()
+
+
+def _sql(queryset) -> tuple[str, list]:
+    sql, params = queryset.query.sql_with_params()
+    return sql, list(params)
 
 
 def nearest_lane_ids_sql(queryset, point: Point, *, within: D | None = None, limit: int = 5):
-    from lanes.models import Lane
+    """The `limit` lanes of `queryset` nearest to `point` (WGS-84), nearest first (ties by id), annotated with
+    `distance_m`: metres on the spheroid (ST_Distance on geography). Only lanes within `within` when given.
+    Exact, and one SQL statement:
 
-    shortlist = Lane.objects.order_by(GeometryDistance("geom", point)).values("pk")[
-        : limit * SHORTLIST_FACTOR + SHORTLIST_MIN
-    ]
-    qs = queryset.filter(pk__in=shortlist).annotate(distance_m=GeogDistance("geom", point))
+    1. KNN on the GiST index (`<->`, planar degrees) picks `limit` lanes near the point; the largest spheroid
+       distance among them, r, bounds the distance of the true `limit`-th nearest lane (capped by `within`).
+       Degrees alone are no ranking: at 31°N a degree east-west is about 14 % shorter on the ground than
+       north-south, so the lane `<->` ranks first is sometimes not the nearest one (lanes/tests/test_nearest.py).
+    2. Every lane within r metres lies inside a degree radius derived from r and the latitude (ST_DWithin on the
+       geometry, index-assisted); those candidates are ranked by their spheroid distance.
+
+    `queryset` may carry filters, select_related and only(); they apply to both steps.
+    """
+    limit = int(limit)
+    if limit < 1:
+        return queryset.none()
+    # A geometry parameter psycopg2 can adapt (a bare GEOS Point inside a plain Func cannot be).
+    point = Value(point, output_field=GeometryField(srid=point.srid or settings.GEO_SRID))
+    base = queryset.order_by()
+    knn = (
+        base.annotate(knn_m=GeogDistance("geom", point))
+        .order_by(GeometryDistance("geom", point))
+        .values("knn_m")[:limit]
+    )
+    knn_sql, params = _sql(knn)
+    radius_sql = f"(SELECT max(knn.knn_m) FROM ({knn_sql}) knn)"
     if within is not None:
-        qs = qs.filter(distance_m__lte=within.m)
+        radius_sql = f"LEAST({radius_sql}, %s)"
+        params.append(float(within.m))
+    lat = min(abs(point.value.y), 90.0)
+    # Planar degrees that certainly hold every lane within r metres of the point (360: no bound near the poles).
+    # OFFSET 0 keeps r one sub-plan, computed once.
+    degrees = RawSQL(
+        "(SELECT CASE WHEN %s + s.r / %s >= %s THEN 360.0 "
+        "ELSE %s * s.r / (%s * cos(radians(%s + s.r / %s))) END "
+        f"FROM (SELECT {radius_sql} AS r OFFSET 0) s)",
+        [
+            lat,
+            METRES_PER_DEGREE_MIN,
+            POLAR_LAT,
+            DEGREE_MARGIN,
+            METRES_PER_DEGREE_MIN,
+            lat,
+            METRES_PER_DEGREE_MIN,
+            *params,
+        ],
+        output_field=FloatField(),
+    )
+    # The candidates hold every lane within r metres, and r is at least the distance of the `limit`-th nearest
+    # lane: ranking them by spheroid distance gives the true nearest ones.
+    qs = base.filter(_DWithin("geom", point, degrees)).annotate(distance_m=GeogDistance("geom", point))
+    if within is not None:
+        qs = qs.filter(distance_m__lte=float(within.m))
     return qs.order_by("distance_m", "pk")[:limit]
