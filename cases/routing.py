@@ -66,6 +66,7 @@ def _area_words(area) -> str:
 
 def locate(point: Point, *, lane_id: int | None = None) -> Place:
     """Areas covering `point` and its lane (the chosen one, else the nearest within CASE_LANE_SNAP_M)."""
+    from cases.selectors import distance_from
     from grid.models import Area
     from lanes.models import Lane
 
@@ -83,7 +84,7 @@ def locate(point: Point, *, lane_id: int | None = None) -> Place:
         district=by_level.get("district"),
     )
     if lane_id is not None:
-        lane = Lane.objects.with_distance(point).filter(pk=lane_id).first()
+        lane = Lane.objects.annotate(distance_m=distance_from("geom", point)).filter(pk=lane_id).first()
         if lane is None:
             raise RoutingError(_("所选街巷不存在"))
         if lane.distance_m > CHOSEN_LANE_MAX_M:

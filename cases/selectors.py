@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 
-from django.db.models import F, Q, QuerySet
+from django.conf import settings
+from django.contrib.gis.db.models import GeometryField
+from django.db.models import F, Q, QuerySet, Value
 from django.utils import timezone
 
 from cases import conf
@@ -13,6 +15,16 @@ from cases.calendar import Clock, WorkCalendar, traffic_light
 from cases.models import CLOCK_STATUSES, OPEN_STATUSES, Case, CaseEvent, Category, OwnerQueue, Status
 from cases.permissions import Scope, can_read, scope_for, visible_q
 from common.geo import GeogDistance
+
+
+def geom_value(point):
+    """A geometry parameter psycopg2 can adapt inside plain Funcs such as GeogDistance (a bare GEOS Point cannot)."""
+    return Value(point, output_field=GeometryField(srid=point.srid or settings.GEO_SRID))
+
+
+def distance_from(field: str, point) -> GeogDistance:
+    """Metres on the spheroid from `field` to `point`."""
+    return GeogDistance(field, geom_value(point))
 
 
 def base_queryset() -> QuerySet[Case]:
@@ -78,7 +90,7 @@ def duplicates_near(*, category: Category, point, exclude_id: int | None = None,
         Case.objects.filter(
             category=category, status__in=OPEN_STATUSES, point__dwithin=(point, degrees_for(point, radius))
         )
-        .annotate(distance_m=GeogDistance("point", point))
+        .annotate(distance_m=distance_from("point", point))
         .filter(distance_m__lte=radius)
         .order_by("distance_m", "id")
     )

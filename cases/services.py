@@ -38,7 +38,7 @@ from cases.models import (
 )
 from cases.permissions import Scope, can_read, roles_for, scope_for
 from cases.photos import PhotoError, clean_photo
-from common.geo import GeogDistance
+from cases.selectors import distance_from
 
 
 class CaseError(Exception):
@@ -173,11 +173,15 @@ def _record(
 
 
 def _main_role(transition: wf.Transition, roles: set[str]) -> str:
+    """The role an action is recorded under: the most specific one that allows it (for "handler", the concrete
+    role behind it: squad leader / member, street staff, district admin)."""
     usable = transition.roles & roles
+    if wf.HANDLER in usable:
+        usable |= roles & {wf.SQUAD_LEADER, wf.SQUAD_MEMBER, wf.STREET_STAFF, wf.DISTRICT_ADMIN}
     for role in ROLE_PRIORITY:
-        if role in usable or (role in roles and role in transition.roles):
+        if role in usable:
             return role
-    return next(iter(usable), "")
+    return ""
 
 
 def _start_clock(case: Case, now, calendar: WorkCalendar) -> None:
@@ -628,7 +632,7 @@ def _merge(ctx: _Ctx) -> None:
         raise CaseInputError(_("只能合并到同类别、未办结的案件"))
     radius = conf.get("CASE_DUPLICATE_RADIUS_M")
     distance = (
-        Case.objects.filter(pk=target.pk).annotate(d=GeogDistance("point", case.point)).values_list("d", flat=True)[0]
+        Case.objects.filter(pk=target.pk).annotate(d=distance_from("point", case.point)).values_list("d", flat=True)[0]
     )
     if distance > radius:
         raise CaseInputError(_("两案相距 %(d).0f 米，超过 %(max).0f 米，不是重复案件") % {"d": distance, "max": radius})
@@ -742,7 +746,7 @@ def record_attendance(*, case_id: int, user, point: Point, note: str = "", photo
         raise CaseConflict(exc.message) from None
     if not case.category.must_attend:
         raise CaseInputError(_("类别「%(cat)s」不是必到事项") % {"cat": case.category.name})
-    distance = Case.objects.filter(pk=case.pk).annotate(d=GeogDistance("point", point)).values_list("d", flat=True)[0]
+    distance = Case.objects.filter(pk=case.pk).annotate(d=distance_from("point", point)).values_list("d", flat=True)[0]
     radius = conf.get("CASE_ATTEND_RADIUS_M")
     if distance > radius:
         raise CaseInputError(_("您距现场 %(d).0f 米，须在 %(max).0f 米以内登记到场") % {"d": distance, "max": radius})

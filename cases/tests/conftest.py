@@ -297,6 +297,16 @@ def world(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture
+def live_world(transactional_db):
+    """The world committed for one transactional test (its teardown flushes every table, so it is rebuilt)."""
+    from grid.models import Area
+
+    if Area.objects.filter(code="310101").exists():
+        wipe_world()
+    return build_world()
+
+
+@pytest.fixture
 def sent(monkeypatch):
     """Every notification the cases app sends, as (event, [recipient keys], payload, delivery_key). Calls go
     through to the notify app when it is installed (the real queue); the list lets tests check who was told."""
