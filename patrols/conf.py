@@ -11,6 +11,8 @@ DEFAULTS = {
     "PATROL_MIN_SHARE": 0.6,
     # Fixes implying a faster move than this (walking or cycling patrols) are GPS jumps and are removed.
     "PATROL_MAX_SPEED_KMH": 50.0,
+    # GPS error allowed on top of that speed between two fixes (metres).
+    "PATROL_GPS_TOLERANCE_M": 15.0,
     # Without timestamps, a single fix this far from both neighbours (which are close to each other) is a jump.
     "PATROL_MAX_STEP_M": 200.0,
     # Live fixes with a reported accuracy worse than this are ignored.

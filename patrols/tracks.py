@@ -7,8 +7,9 @@ back to the patroller in `CleanResult.messages`:
 3. Timestamps: if some fixes have a time and others not, those without are dropped; fixes out of time order
    are sorted by time; fixes in the future (more than 10 minutes ahead of the server) refuse the track.
 4. Exact repeats of the previous fix are dropped (a phone standing still).
-5. GPS jumps. With timestamps: a fix reached from the last kept fix faster than PATROL_MAX_SPEED_KMH is
-   dropped, unless it starts a run of RESUME_RUN consistent fixes (then the patroller really is there, e.g.
+5. GPS jumps. With timestamps: a fix farther from the last kept fix than PATROL_MAX_SPEED_KMH allows in the
+   time between them (plus PATROL_GPS_TOLERANCE_M of GPS error, so that noise between fixes a second apart is
+   not taken for speed) is dropped, unless it starts a run of RESUME_RUN consistent fixes (then the patroller really is there, e.g.
    after a signal gap: the run is kept). The walk starts from the first fix that begins three mutually
    consistent fixes, and fixes before it are checked backwards the same way. Without timestamps: a single fix
    more than PATROL_MAX_STEP_M from both neighbours, while the neighbours are within that distance of each
@@ -78,11 +79,6 @@ def distance_m(a: Fix, b: Fix) -> float:
     dp, dl = p2 - p1, math.radians(b.lon - a.lon)
     h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2 * EARTH_R * math.asin(min(1.0, math.sqrt(h)))
-
-
-def speed_kmh(a: Fix, b: Fix) -> float:
-    seconds = max(abs((b.t - a.t).total_seconds()), 1.0)
-    return distance_m(a, b) / seconds * 3.6
 
 
 def to_fixes(points: list[RawPoint], *, coordsys: str = "wgs84") -> list[Fix]:
@@ -175,7 +171,10 @@ def clean(
 
 
 def _consistent(a: Fix, b: Fix, limit: float) -> bool:
-    return speed_kmh(a, b) <= limit
+    """Could the patroller have moved from a to b? At most `limit` km/h, plus the GPS error of a fix
+    (PATROL_GPS_TOLERANCE_M): two fixes one second apart may differ by a few metres of noise alone."""
+    seconds = abs((b.t - a.t).total_seconds())
+    return distance_m(a, b) <= limit / 3.6 * seconds + conf.get("PATROL_GPS_TOLERANCE_M")
 
 
 def _drop_fast(fixes: list[Fix], limit: float) -> tuple[list[Fix], list[Fix]]:

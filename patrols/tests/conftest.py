@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -24,6 +25,9 @@ from django.conf import settings
 from pyproj import Transformer
 from shapely.geometry import LineString, MultiLineString
 from shapely.ops import linemerge, substring
+
+if TYPE_CHECKING:
+    from people.models import Department, Person, WorkGroup
 
 OSM_PATH = Path(settings.BASE_DIR) / "data" / "osm" / "shanghai_huangpu.osm"
 TZ = ZoneInfo("Asia/Shanghai")
@@ -195,6 +199,75 @@ def geojson(fixes: Fixes, *, times: bool = True, coords=None) -> bytes:
     return json.dumps(
         {"type": "Feature", "properties": props, "geometry": {"type": "LineString", "coordinates": coords}}
     ).encode()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# People: two departments, three work groups, a lane chief (see `world`)
+
+WORLD_DAY = date(2025, 3, 5)
+
+
+def lane_named(name: str):
+    """The longest single-line lane of that name (a street may be cut into lanes at community borders)."""
+    from lanes.models import Lane
+
+    lanes = [(single_line(lane), lane) for lane in Lane.objects.filter(name=name)]
+    return max(((line.length, lane) for line, lane in lanes if line is not None), key=lambda x: x[0])[1]
+
+
+@dataclass
+class World:
+    so_west: object
+    so_east: object
+    d1: Department
+    d2: Department
+    wg1: WorkGroup
+    wg2: WorkGroup
+    wg3: WorkGroup
+    p1: Person
+    p2: Person
+    p3: Person
+    leader1: Person
+    leader2: Person
+    lanes: dict
+
+
+@pytest.fixture
+def world(city, db) -> World:
+    """Department 区城管局 (east street office): 第一组 holds A 福州路, B 汉口路, C 广东路 (leader 组长一, member
+    干部甲); 第二组 holds E 天津路 (组长二, 干部乙). Department 区住建局 (west): 背街组 holds G 南昌路 (no leader);
+    街巷长丙 of 区住建局 is lane chief of F 凤阳路."""
+    from django.contrib.auth import get_user_model
+
+    from people.models import ChiefAssignment, Department, Person, WorkGroup
+
+    so_west, so_east = city["offices"]
+    lanes = {
+        k: lane_named(n)
+        for k, n in dict(A="福州路", B="汉口路", C="广东路", E="天津路", F="凤阳路", G="南昌路").items()
+    }
+    d1 = Department.objects.create(name="区城管局", street_office=so_east)
+    d2 = Department.objects.create(name="区住建局", street_office=so_west)
+    users = get_user_model().objects
+    leader1 = Person.objects.create(
+        name="组长一", department=d1, user=users.create_user("leader1", password="x-Secret-1")
+    )
+    leader2 = Person.objects.create(
+        name="组长二", department=d1, user=users.create_user("leader2", password="x-Secret-1")
+    )
+    p1 = Person.objects.create(name="干部甲", department=d1, user=users.create_user("p1", password="x-Secret-1"))
+    p2 = Person.objects.create(name="干部乙", department=d1, user=users.create_user("p2", password="x-Secret-1"))
+    p3 = Person.objects.create(name="街巷长丙", department=d2, user=users.create_user("p3", password="x-Secret-1"))
+    wg1 = WorkGroup.objects.create(name="第一组", department=d1, leader=leader1)
+    wg1.members.set([p1])
+    wg1.lanes.set([lanes["A"], lanes["B"], lanes["C"]])
+    wg2 = WorkGroup.objects.create(name="第二组", department=d1, leader=leader2)
+    wg2.members.set([p2])
+    wg2.lanes.set([lanes["E"]])
+    wg3 = WorkGroup.objects.create(name="背街组", department=d2)
+    wg3.lanes.set([lanes["G"]])
+    ChiefAssignment.objects.create(person=p3, lane=lanes["F"], valid_from=WORLD_DAY - timedelta(days=10))
+    return World(so_west, so_east, d1, d2, wg1, wg2, wg3, p1, p2, p3, leader1, leader2, lanes)
 
 
 def morning(day, hour: int = 9) -> datetime:
