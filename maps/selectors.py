@@ -15,7 +15,7 @@ from django.contrib.gis.db.models import Extent, GeometryField
 from django.contrib.gis.db.models.functions import AsGeoJSON, Distance, GeoFunc, GeometryDistance
 from django.contrib.gis.geos import Polygon
 from django.core.cache import cache
-from django.db.models import FloatField, Value
+from django.db.models import F, FloatField, Q, Value
 
 from common.geo import CoordinateError, check_lonlat, parse_number
 from lanes.models import Lane
@@ -104,7 +104,7 @@ def lanes_matching(query: str, *, limit: int = SEARCH_LIMIT):
     return (
         Lane.objects.filter(name__icontains=query)
         .select_related("community")
-        .only("id", "name", "kind", "community__name", "community__code")
+        .only("id", "name", "kind", "length_m", "community__name", "community__code")
         .order_by("name", "community__code", "id")[:limit]
     )
 
@@ -201,3 +201,58 @@ def lane_outline(lane_id: int, *, tolerance_m: float = 1.0) -> dict:
         .get()
     )
     return json.loads(text)
+
+
+# --- squad map -------------------------------------------------------------------------------------------------
+SQUAD_MAP_LIMIT = 500
+
+
+def squads_for_scope(scope):
+    """Squads whose map `scope` (cases.permissions.Scope) may open: their own squads; a street office's staff
+    also its squads; a district admin every squad."""
+    from people.models import Squad
+
+    qs = Squad.objects.select_related("kind", "street_office").order_by("street_office__code", "kind__order", "name")
+    if scope.district_admin:
+        return qs
+    q = Q(pk__in=scope.squad_ids)
+    if scope.street_office_ids:
+        q |= Q(street_office_id__in=scope.street_office_ids)
+    return qs.filter(q)
+
+
+def squad_dispatches(squad, scope, *, now, limit: int = SQUAD_MAP_LIMIT) -> list[dict]:
+    """The squad's open dispatches (clock running or suspended) that `scope` may read, earliest deadline first,
+    each with its traffic light (cases.selectors.case_clock). Plain data for the page and its map."""
+    from cases.calendar import WorkCalendar
+    from cases.models import CLOCK_STATUSES, OwnerQueue, Status
+    from cases.selectors import case_clock, visible_cases
+
+    calendar = WorkCalendar.load()
+    cases = (
+        visible_cases(scope)
+        .filter(owner_queue=OwnerQueue.SQUAD, squad=squad, status__in=[*CLOCK_STATUSES, Status.SUSPENDED])
+        .order_by(F("deadline").asc(nulls_last=True), "id")[:limit]
+    )
+    rows = []
+    for case in cases:
+        clock = case_clock(case, now=now, calendar=calendar)
+        rows.append(
+            {
+                "id": case.pk,
+                "code": case.tracking_code,
+                "category": case.category.name,
+                "status": case.status,
+                "status_label": str(case.get_status_display()),
+                "lane": case.lane.name if case.lane_id else "",
+                "description": (case.description or "")[:120],
+                "deadline": case.deadline,
+                "light": clock.light if case.status != Status.SUSPENDED else (clock.light or ""),
+                "suspended": case.status == Status.SUSPENDED,
+                "remaining_seconds": clock.remaining_seconds,
+                "working_clock": case.clock_unit == "working",
+                "lat": case.point.y,
+                "lon": case.point.x,
+            }
+        )
+    return rows

@@ -9,4 +9,5 @@ urlpatterns = [
     path("lookup/lanes/<int:lane_id>/placard/", views.lookup_placard, name="lookup-placard"),
     path("lookup/api/lanes/", api.lookup_lanes, name="lookup-api-lanes"),
     path("lookup/api/nearest/", api.lookup_nearest, name="lookup-api-nearest"),
+    path("squad/", views.squad_map, name="squad-map"),
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import folium
 import segno
 from django.conf import settings
+from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
@@ -29,10 +30,37 @@ def home(request):
 def report_url(lane_id: int) -> str:
     """The page where anyone reports a problem at a lane (the cases app's report page)."""
     try:
-        base = reverse("report")
+        base = reverse("cases-report")
     except NoReverseMatch:
         base = "/report/"
     return f"{base}?lane={lane_id}"
+
+
+def case_url(case_id: int) -> str:
+    """A case's page for the people handling it (the cases app's)."""
+    try:
+        return reverse("cases-case", args=[case_id])
+    except NoReverseMatch:
+        return ""
+
+
+def remaining_text(seconds: int, *, working: bool) -> str:
+    """ "剩余 3 小时 20 分（工作时间）" / "已超时 1 天 2 小时": the time left on a case's clock, in words."""
+    late = seconds < 0
+    seconds = abs(int(seconds))
+    days, rest = divmod(seconds, 86400) if not working else (0, seconds)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    parts = []
+    if days:
+        parts.append(_("%d 天") % days)
+    if hours:
+        parts.append(_("%d 小时") % hours)
+    if minutes and not days:
+        parts.append(_("%d 分") % minutes)
+    amount = " ".join(parts) or _("不到 1 分钟")
+    text = (_("已超时 %s") if late else _("剩余 %s")) % amount
+    return text + (_("（工作时间）") if working else "")
 
 
 def public_url(request, path: str) -> str:
@@ -152,4 +180,54 @@ def lookup_placard(request, lane_id: int):
         request,
         "maps/placard.html",
         {"placard": placard, "qr_svg": mark_safe(qr_svg(url)), "public_url": url},  # noqa: S308 - segno's own SVG
+    )
+
+
+@login_required
+def squad_map(request):
+    """A squad's open dispatches as a map and a list, earliest deadline first, with the traffic light."""
+    from cases.permissions import scope_for
+
+    scope = scope_for(request.user)
+    squads = list(selectors.squads_for_scope(scope))
+    if not squads:
+        return render(request, "maps/squad_none.html", status=403)
+    wanted = request.GET.get("squad", "")
+    own = [s for s in squads if s.pk in scope.squad_ids]
+    squad = next((s for s in squads if str(s.pk) == wanted), None) or (own or squads)[0]
+    now = timezone.now()
+    rows = selectors.squad_dispatches(squad, scope, now=now)
+    counts = {light: sum(1 for r in rows if r["light"] == light) for light in ("red", "yellow", "green")}
+    for row in rows:
+        row["remaining"] = (
+            remaining_text(row["remaining_seconds"], working=row["working_clock"]) if row["deadline"] else ""
+        )
+        row["url"] = case_url(row["id"])
+    datum = overlay_datum()
+    lat, lon = (rows[0]["lat"], rows[0]["lon"]) if rows else selectors.map_centre()
+    fmap = offline_map(light=True, location=list(shift_latlon(lat, lon, datum)), zoom_start=15, max_zoom=19)
+    points = [
+        {k: row[k] for k in ("id", "code", "category", "lane", "light", "remaining", "url", "lat", "lon")}
+        | {"lat": round(row["lat"], 6), "lon": round(row["lon"], 6), "suspended": row["suspended"]}
+        for row in rows
+    ]
+    config = {
+        "mapName": fmap.get_name(),
+        "datum": datum,
+        "points": points,
+        "contextUrl": reverse("lookup-api-lanes"),
+        "text": {"open": _("查看案件"), "suspended": _("挂账")},
+    }
+    return render(
+        request,
+        "maps/squad.html",
+        {
+            "squad": squad,
+            "squads": squads,
+            "rows": rows,
+            "counts": counts,
+            "map": render_map(fmap),
+            "config": config,
+            "limit": selectors.SQUAD_MAP_LIMIT,
+        },
     )

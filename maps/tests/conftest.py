@@ -33,3 +33,46 @@ def place(db):
         )
     }
     return SimpleNamespace(**vars(p), cadre=cadre, volunteer=volunteer, squads=squads)
+
+
+def make_user(username: str, *, person=None, squad=None, leader: bool = False, staff_area=None, superuser=False):
+    """A login for the map pages: optionally tied to a Person, a member of `squad`, or street office staff."""
+    from django.contrib.auth import get_user_model
+
+    from people import services
+
+    user = get_user_model().objects.create_user(username=username, password="pw-maps-123", is_superuser=superuser)
+    if person is None and squad is not None:
+        person = services.person_create(name=f"队员{username[-2:]}")
+    if person is not None:
+        person.user = user
+        person.save(update_fields=["user"])
+    if squad is not None:
+        services.squad_add_member(squad=squad, person=person, is_leader=leader)
+    if staff_area is not None:
+        from cases.models import StaffScope
+
+        StaffScope.objects.create(user=user, area=staff_area)
+    return user
+
+
+def report(category_code: str, point, *, now=None, description: str = "测试问题", contact: str = ""):
+    """File a case through the cases app's own service (routing and clock included)."""
+    from cases.services import report_case
+
+    return report_case(category_code=category_code, point=point, description=description, contact=contact, now=now).case
+
+
+def point_on(lane, fraction: float = 0.5):
+    """A point on `lane` (its first part), `fraction` of the way along."""
+    from django.contrib.gis.geos import Point
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_LineInterpolatePoint(ST_GeometryN(geom, 1), %s) AS p "
+            "FROM lanes_lane WHERE id = %s) s",
+            [fraction, lane.pk],
+        )
+        x, y = cur.fetchone()
+    return Point(x, y, srid=4326)

@@ -111,7 +111,33 @@
     return el ? JSON.parse(el.textContent) : {};
   }
 
+  /* Streets as a faint, non-interactive background when zoomed in (so a map without base tiles still shows where
+   * things are): the public lanes of the view, reloaded as the view moves. */
+  function contextLanes(map, datum, url, minZoom) {
+    var layer = L.geoJSON(null, {
+      coordsToLatLng: datum.coordsToLatLng(),
+      interactive: false,
+      style: function () { return { color: "#9aa3ad", weight: 2, opacity: 0.7 }; },
+    }).addTo(map);
+    layer.bringToBack && layer.bringToBack();
+    var seq = 0;
+    function load() {
+      var mine = ++seq;
+      if (map.getZoom() < minZoom) { layer.clearLayers(); return; }
+      getJSON(withParams(url, { bbox: datum.bbox(map), zoom: map.getZoom() })).then(function (data) {
+        if (mine !== seq) return;
+        layer.clearLayers();
+        layer.addData(data);
+        layer.bringToBack();
+      }).catch(function () { /* background only */ });
+    }
+    map.on("moveend", debounce(load, 200));
+    load();
+    return layer;
+  }
+
   global.LaneChiefMap = {
+    contextLanes: contextLanes,
     Datum: Datum,
     wgs84ToGcj02: wgs84ToGcj02,
     gcj02ToWgs84: gcj02ToWgs84,
