@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.contrib.gis.geos import Point
-from django.contrib.gis.measure import D
 from django.utils.translation import gettext as _
 
 from cases import conf
@@ -66,7 +65,7 @@ def _area_words(area) -> str:
 
 def locate(point: Point, *, lane_id: int | None = None) -> Place:
     """Areas covering `point` and its lane (the chosen one, else the nearest within CASE_LANE_SNAP_M)."""
-    from cases.selectors import distance_from
+    from cases.selectors import distance_from, nearest_lane
     from grid.models import Area
     from lanes.models import Lane
 
@@ -93,7 +92,7 @@ def locate(point: Point, *, lane_id: int | None = None) -> Place:
                 % {"lane": lane.name, "d": lane.distance_m, "max": CHOSEN_LANE_MAX_M}
             )
     else:
-        lane = Lane.objects.nearest(point, within=D(m=conf.get("CASE_LANE_SNAP_M")), limit=1).first()
+        lane = nearest_lane(point, within_m=conf.get("CASE_LANE_SNAP_M"))
     if lane is not None:
         place.lane, place.lane_distance_m = lane, lane.distance_m
     return place

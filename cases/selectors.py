@@ -105,6 +105,24 @@ def degrees_for(point, metres: float) -> float:
     return 1.1 * metres / (111_320.0 * max(math.cos(math.radians(point.y)), 0.01))
 
 
+def nearest_lane(point, *, within_m: float):
+    """The lane nearest to `point` within `within_m` metres (spheroid), with `distance_m`, or None.
+
+    Not Lane.objects.nearest: its degree radius is derived from the KNN candidates' spheroid distances, and for a
+    point lying on a lane (distance ~1e-6 m on the spheroid, ~1e-9 degrees planar) that radius is smaller than the
+    planar distance, so the lane under the point is dropped (reported to the lanes owner). Here the index
+    pre-filter radius comes from `within_m` itself, with headroom."""
+    from lanes.models import Lane
+
+    return (
+        Lane.objects.filter(geom__dwithin=(point, degrees_for(point, within_m) + 1e-6))
+        .annotate(distance_m=distance_from("geom", point))
+        .filter(distance_m__lte=within_m)
+        .order_by("distance_m", "pk")
+        .first()
+    )
+
+
 def timeline(case: Case) -> QuerySet[CaseEvent]:
     return CaseEvent.objects.filter(case=case).order_by("at", "id")
 

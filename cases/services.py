@@ -910,3 +910,14 @@ __all__ = [
     "sweep_overdue",
     "transition",
 ]
+
+
+def purge_all_cases() -> None:
+    """Remove every case with its timeline, photos records and attendances: ONLY for resetting demo or test
+    databases (e.g. before unloading the demo data set). TRUNCATE is deliberate here: the timeline refuses row
+    deletes by design (migration 0002), and a reset is the one legitimate exception. Stored photo files are
+    not removed."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE cases_attendance, cases_attachment, cases_caseevent, cases_case CASCADE")

@@ -124,3 +124,16 @@ def test_lane_snap_distance_is_metric_and_configurable(world, settings):
 def test_outside_every_street_office_is_refused(world):
     with pytest.raises(routing.RoutingError, match="不在任何街道范围内"):
         routing.locate(Point(116.397, 39.909, srid=4326))  # Beijing
+
+
+def test_a_point_on_a_lane_or_at_a_junction_snaps_to_it(world):
+    """Reports are often made standing on the street, or at a crossing where two lanes meet."""
+    from cases.tests.conftest import osm_streets
+
+    crossing = osm_streets()["福州路"].intersection(osm_streets()["河南中路"])
+    crossing = crossing if crossing.geom_type == "Point" else crossing.geoms[0]
+    place = routing.locate(Point(crossing.x, crossing.y, srid=4326))
+    assert place.lane is not None and place.lane.name in ("福州路", "河南中路") and place.lane_distance_m < 0.01
+    on_line = point_on_street("天津路", 121.4750)
+    place = routing.locate(on_line)
+    assert place.lane.name == "天津路" and place.lane_distance_m < 0.01
