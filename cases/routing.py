@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from django.contrib.gis.geos import Point
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from cases import conf
 from cases.models import OWNER_COMMUNITY, OWNER_STREET_OFFICE, Category, OwnerQueue
@@ -56,11 +57,20 @@ class Route:
     candidates: list[Candidate] = field(default_factory=list)
 
 
-LEVEL_LABELS = {"grid_cell": "网格", "community": "社区", "street_office": "街道", "district": "区"}
+LEVEL_LABELS = {
+    "grid_cell": gettext_lazy("网格"),
+    "community": gettext_lazy("社区"),
+    "street_office": gettext_lazy("街道"),
+    "district": gettext_lazy("区"),
+}
 
 
 def _area_words(area) -> str:
-    return f"{_(LEVEL_LABELS.get(area.level, area.level))}「{area.name}」（{area.code}）"
+    return _("%(level)s「%(name)s」（%(code)s）") % {
+        "level": LEVEL_LABELS.get(area.level, area.level),
+        "name": area.name,
+        "code": area.code,
+    }
 
 
 def locate(point: Point, *, lane_id: int | None = None) -> Place:

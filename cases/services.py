@@ -242,7 +242,13 @@ def report_case(
         raise CaseInputError(str(exc)) from None
     authenticated = reporter is not None and reporter.is_authenticated
     if source is None:
-        source = Source.CHIEF if authenticated else Source.PUBLIC
+        source = Source.PUBLIC
+        if authenticated:
+            reporter_scope = scope_for(reporter)
+            if reporter_scope.lane_ids:
+                source = Source.CHIEF
+            elif reporter_scope.is_staff_anywhere or reporter_scope.squad_ids:
+                source = Source.STAFF
     now = now or timezone.now()
     calendar = WorkCalendar.load()
     try:

@@ -348,3 +348,18 @@ def test_cell_centre_is_routed_through_the_api_with_reason(world):
     props = r.json()["properties"]
     assert props["squad_name"] == "网格环卫中队" and world.cell.code in props["routing_reason"]
     assert props["grid_cell_code"] == world.cell.code
+
+
+def test_gcj02_coordinates_from_phone_maps_are_converted(world):
+    from common.geo import wgs84_to_gcj02
+
+    p = fuzhou()
+    glon, glat = wgs84_to_gcj02(p.x, p.y)
+    assert abs(glon - p.x) > 0.003  # GCJ-02 is hundreds of metres off in Shanghai
+    r = create(client_for(world.users["chief_fz"]), category="SJ0101", lon=glon, lat=glat, coordsys="gcj02")
+    assert r.status_code == 201
+    case = Case.objects.get(pk=r.json()["id"])
+    assert case.lane.name == "福州路" and case.source == "chief"
+    from cases.selectors import distance_from
+
+    assert Case.objects.filter(pk=case.pk).annotate(d=distance_from("point", p)).get().d < 0.5
