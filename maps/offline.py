@@ -124,8 +124,14 @@ def offline_map(*, light: bool = False, **kwargs) -> folium.Map:
     `light`: Leaflet only (no jQuery, Bootstrap or icon fonts) — for pages that draw their own overlays."""
     tiles = tile_config()
     kwargs.setdefault("control_scale", True)
+    max_zoom = kwargs.pop("max_zoom", 19)
+    min_zoom = kwargs.pop("min_zoom", None)
     fmap = EmbeddedMap(tiles=None, **kwargs)
+    # folium passes the zoom limits only to its own tile layer; the map needs them too (marker clustering does)
+    fmap.options["max_zoom"] = max_zoom
+    if min_zoom is not None:
+        fmap.options["min_zoom"] = min_zoom
     localize(fmap, only=LIGHT_ASSETS if light else None)
     if tiles:
-        folium.TileLayer(tiles=tiles["url"], attr=tiles["attribution"], name="底图", max_zoom=19).add_to(fmap)
+        folium.TileLayer(tiles=tiles["url"], attr=tiles["attribution"], name="底图", max_zoom=max_zoom).add_to(fmap)
     return fmap

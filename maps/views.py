@@ -12,10 +12,13 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
+from grid.models import Area
 from lanes.models import Lane, LaneKind
+from maps import dashboard as dashboard_module
 from maps import selectors
-from maps.api import LOOKUP_NEAREST_DEFAULT_M
+from maps.api import LOOKUP_NEAREST_DEFAULT_M, dashboard_request
 from maps.datum import overlay_datum, shift_geometry, shift_latlon
 from maps.embed import render_map
 from maps.offline import offline_map
@@ -231,3 +234,111 @@ def squad_map(request):
             "limit": selectors.SQUAD_MAP_LIMIT,
         },
     )
+
+
+DASHBOARD_LAYERS = (
+    # key, label, shown at first
+    ("boundaries", _lazy("社区与街道边界"), True),
+    ("cells", _lazy("网格整改率"), False),
+    ("heat", _lazy("上报热力"), False),
+    ("lanes", _lazy("街巷巡查（今日）"), True),
+    ("cases", _lazy("在办案件"), True),
+)
+
+
+@login_required
+def dashboard(request):
+    """The street office's map: layers (lane coverage today, open cases, grid rectification rate, report heatmap,
+    boundaries) loaded for the view, filters, today's counts and a lane's details."""
+    from django.contrib.gis.db.models import Extent
+
+    req = dashboard_request(request)
+    if req.filter is None:
+        return render(request, "maps/dashboard_none.html", status=403)
+    f = req.filter
+    counts = dashboard_module.today_counts(f, now=timezone.now())
+    extent = Area.objects.filter(pk=f.area.pk).aggregate(e=Extent("geom"))["e"]
+    datum = overlay_datum()
+    fmap = offline_map(light=True, location=[0, 0], zoom_start=14, max_zoom=19, prefer_canvas=False)
+    groups = {}
+    for key, label, shown in DASHBOARD_LAYERS:
+        group = folium.FeatureGroup(name=str(label), show=shown)
+        group.add_to(fmap)
+        groups[key] = group.get_name()
+    folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
+    if extent:
+        (s_lat, w_lon), (n_lat, e_lon) = (
+            shift_latlon(extent[1], extent[0], datum),
+            shift_latlon(extent[3], extent[2], datum),
+        )
+        fmap.fit_bounds([[s_lat, w_lon], [n_lat, e_lon]], padding=(10, 10))
+    query = {"area": f.area.code, "start": f.start.isoformat(), "end": f.end.isoformat()}
+    if req.category:
+        query["category"] = req.category
+    config = {
+        "mapName": fmap.get_name(),
+        "datum": datum,
+        "groups": groups,
+        "query": query,
+        "detailMinZoom": dashboard_module.DETAIL_MIN_ZOOM,
+        "urls": {
+            "lanes": reverse("dashboard-api-lanes"),
+            "cells": reverse("dashboard-api-cells"),
+            "cases": reverse("dashboard-api-cases"),
+            "heat": reverse("dashboard-api-heat"),
+            "boundaries": reverse("dashboard-api-boundaries"),
+            "lane": reverse("dashboard-api-lane", args=[0]),
+            "case": case_url(0),
+        },
+        "text": _dashboard_text(),
+    }
+    rate = counts["coverage_rate"]
+    return render(
+        request,
+        "maps/dashboard.html",
+        {
+            "filter": f,
+            "areas": req.areas,
+            "category": req.category,
+            "categories": dashboard_module.category_choices(),
+            "problems": req.problems,
+            "counts": counts,
+            "coverage_percent": None if rate is None else round(rate * 100, 1),
+            "map": render_map(fmap),
+            "config": config,
+        },
+    )
+
+
+def _dashboard_text() -> dict:
+    return {
+        "covered": _("已巡"),
+        "missed": _("未巡"),
+        "rest": _("休息日"),
+        "lanesTitle": _("街巷巡查（今日）"),
+        "casesTitle": _("在办案件（期限）"),
+        "green": _("正常"),
+        "yellow": _("临期"),
+        "red": _("超时"),
+        "none": _("未计时/挂账"),
+        "cellsTitle": _("网格整改率"),
+        "noCases": _("无案件"),
+        "heatTitle": _("上报热力"),
+        "boundaryTitle": _("边界"),
+        "streetOffice": _("街道"),
+        "community": _("社区"),
+        "illustrative": _("示意边界，非官方"),
+        "zoomIn": _("放大地图以显示街巷和网格"),
+        "truncated": _("数量过多，只显示了一部分；请放大地图"),
+        "loading": _("加载中…"),
+        "error": _("加载失败："),
+        "chief": _("街巷长"),
+        "noChief": _("暂无街巷长"),
+        "squads": _("中队"),
+        "openCases": _("在办案件"),
+        "lastPatrol": _("最近巡查"),
+        "never": _("暂无巡查记录"),
+        "placard": _("公开联系牌"),
+        "openCase": _("查看"),
+        "cases": _("件"),
+    }
