@@ -53,29 +53,35 @@ def _case_counts(case_ids: list[int]) -> tuple[int, int | None]:
 
 def report_data(*, scope: str, scope_id: int, day: date) -> dict:
     """Figures and lists of one daily report (JSON-ready)."""
+    from lanes.models import LaneKind
     from people.models import Person
 
     lane_q, patrol_q = _scope_filters(scope, scope_id)
     rows = list(
         LaneDayCoverage.objects.filter(lane_q, day=day)
-        .select_related("lane", "community")
         .order_by("covered", "lane__name", "lane_id")
+        .values(
+            "lane_id", "lane__name", "lane__kind", "community__name", "due", "covered", "best_share", "patroller_ids"
+        )
     )
-    due = [r for r in rows if r.due]
-    covered = [r for r in due if r.covered]
-    missed = [r for r in due if not r.covered]
+    due = [r for r in rows if r["due"]]
+    covered = [r for r in due if r["covered"]]
+    missed = [r for r in due if not r["covered"]]
     list_all = scope != ReportScope.STREET_OFFICE
     listed = due if list_all else missed
-    names = dict(Person.objects.filter(id__in={p for r in listed for p in r.patroller_ids}).values_list("id", "name"))
+    names = dict(
+        Person.objects.filter(id__in={p for r in listed for p in r["patroller_ids"]}).values_list("id", "name")
+    )
+    kinds = dict(LaneKind.choices)
     lanes = [
         {
-            "id": r.lane_id,
-            "name": r.lane.name,
-            "kind": r.lane.get_kind_display(),
-            "community": r.community.name if r.community else "",
-            "covered": r.covered,
-            "best_share": round(r.best_share, 4),
-            "patrollers": [names.get(p, "") for p in r.patroller_ids],
+            "id": r["lane_id"],
+            "name": r["lane__name"],
+            "kind": str(kinds.get(r["lane__kind"], r["lane__kind"])),
+            "community": r["community__name"] or "",
+            "covered": r["covered"],
+            "best_share": round(r["best_share"], 4),
+            "patrollers": [names.get(p, "") for p in r["patroller_ids"]],
         }
         for r in listed
     ]

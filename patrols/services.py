@@ -533,6 +533,8 @@ def _compute_coverage(patrol_ids: list[int]) -> None:
     if not patrol_ids:
         return
     with connection.cursor() as cur:
+        # PostGIS functions gain nothing from JIT; compiling the plan costs ~0.8 s per statement.
+        cur.execute("SET LOCAL jit = off")
         cur.execute("DELETE FROM patrols_patrollane WHERE patrol_id = ANY(%s)", [patrol_ids])
         sql, params = coverage.store_patrol_lanes_sql(where="p.id = ANY(%(ids)s)")
         cur.execute(sql, {**params, "ids": list(patrol_ids)})
@@ -638,7 +640,6 @@ def missed_lane_alerts(*, day: date) -> int:
     notification per group and day (delivery key), so running it twice sends nothing new. Returns how many
     notifications were handed to notify."""
     from notify.services import Recipient, notify
-
     from people.models import WorkGroup
 
     sent = 0

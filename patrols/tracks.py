@@ -120,7 +120,7 @@ def clean(
         drop(inaccurate, "inaccurate")
         work = [f for f in work if not f.reason]
         result.messages.append(
-            _("%(n)d 个定位点精度低于 %(m)d 米，已忽略。") % {"n": len(inaccurate), "m": round(max_accuracy_m)}
+            _("%(n)d 个定位点误差超过 %(m)d 米，已忽略。") % {"n": len(inaccurate), "m": round(max_accuracy_m)}
         )
 
     timed = [f for f in work if f.t is not None]

@@ -275,3 +275,24 @@ def test_upload_needs_a_login_and_a_person(road, db):
     c.force_authenticate(user)
     r = c.post(URL, {"file": SimpleUploadedFile("t.gpx", data)}, format="multipart")
     assert r.status_code == 403 and "人员" in r.json()["detail"]
+
+
+def test_the_import_command_is_a_dry_run_unless_committed(road, client, tmp_path):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    good = tmp_path / "walk.gpx"
+    good.write_bytes(gpx(walk(road[0], start=morning(DAY), seed=30)))
+    bad = tmp_path / "broken.gpx"
+    bad.write_bytes(b"<gpx><trk>")
+    out, err = StringIO(), StringIO()
+    call_command("import_tracks", str(good), str(bad), person=client.person.id, stdout=out, stderr=err)
+    assert "试运行" in out.getvalue() and "保留" in out.getvalue()
+    assert "broken.gpx: 未导入" in err.getvalue()
+    assert not Patrol.objects.exists()
+    call_command("import_tracks", str(good), person=client.person.id, commit=True, stdout=out, stderr=err)
+    assert Patrol.objects.filter(person=client.person, day=DAY).count() == 1
+    out = StringIO()
+    call_command("import_tracks", str(good), person=client.person.id, commit=True, stdout=out, stderr=err)
+    assert "已上传过" in out.getvalue() and Patrol.objects.count() == 1
