@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.db import connection
-from django.db.models import Q
+from django.db.models import FloatField, Func, Q, Value
 from django.utils import timezone
 
 from grid.models import Area, Level
@@ -28,9 +28,9 @@ from maps.selectors import BBox, degrees_for, feature_collection, tolerance_for_
 LANES_LIMIT = 4000
 CELLS_LIMIT = 6000
 BOUNDARIES_LIMIT = 400
-CASES_POINT_LIMIT = 15_000
+CASES_POINT_LIMIT = 2_000  # more open cases than this in view: clusters made by the database
 CASES_CLUSTER_PX = 60
-HEAT_CELL_PX = 6
+HEAT_CELL_PX = 10
 HEAT_LIMIT = 20_000
 LANE_DETAIL_CASES = 20
 # Below this zoom the lanes and grid cells of a view are not sent (too many and too small to read); the boundaries,
@@ -190,7 +190,7 @@ def cells_layer(f: Filter, *, bbox: BBox | None, zoom: float | None, limit: int 
     cat, cat_params = _category_sql(f)
     start, end = f.period
     sql = f"""
-SELECT a.id, {geo}, a.code, a.name, COALESCE(s.found, 0), COALESCE(s.fixed, 0)
+SELECT a.id, {geo}, a.name, COALESCE(s.found, 0), COALESCE(s.fixed, 0)
 FROM grid_area a
 LEFT JOIN (
   SELECT c.grid_cell_id, count(*) AS found, count(*) FILTER (WHERE c.status = 'closed') AS fixed
@@ -209,14 +209,13 @@ LIMIT %s"""
             pk,
             gj,
             {
-                "code": code,
                 "name": name,
                 "found": found,
                 "fixed": fixed,
                 "rate": round(fixed / found, 3) if found else None,
             },
         )
-        for pk, gj, code, name, found, fixed in rows[:limit]
+        for pk, gj, name, found, fixed in rows[:limit]
     ]
     return feature_collection(features, extra={"too_wide": False, "truncated": len(rows) > limit})
 
@@ -253,6 +252,16 @@ def _open_cases(f: Filter, bbox: BBox | None):
     return qs
 
 
+def _coord(function: str):
+    """ST_X / ST_Y of the case's point, rounded to 6 decimals (about 0.1 m) in the database: no GEOS object per row."""
+    return Func(
+        Func(Func("point", function=function), function="numeric", template="(%(expressions)s)::numeric"),
+        Value(6),
+        function="round",
+        output_field=FloatField(),
+    )
+
+
 def cases_layer(f: Filter, *, bbox: BBox | None, zoom: float | None, now, point_limit: int = CASES_POINT_LIMIT) -> dict:
     """Open cases in view with their light: {"points": [[lat, lon, light, id], …]} (light as LIGHT_CODES), or,
     beyond `point_limit`, {"clusters": [[lat, lon, count, red, yellow, green, other], …]} gridded for the zoom."""
@@ -265,8 +274,10 @@ def cases_layer(f: Filter, *, bbox: BBox | None, zoom: float | None, now, point_
     total = qs.count()
     lights = light_annotation(qs, now=now, calendar=calendar)
     if total <= point_limit:
-        rows = list(qs.annotate(light=lights).values_list("id", "point", "light"))
-        frozen = {pk for pk, _point, light in rows if light == SUSPENDED}
+        rows = list(
+            qs.annotate(light=lights, lat=_coord("ST_Y"), lon=_coord("ST_X")).values_list("id", "lat", "lon", "light")
+        )
+        frozen = {pk for pk, _lat, _lon, light in rows if light == SUSPENDED}
         if frozen:  # a suspended case's clock stopped at its suspension: the one-case rule
             from cases.models import Case
 
@@ -274,8 +285,8 @@ def cases_layer(f: Filter, *, bbox: BBox | None, zoom: float | None, now, point_
                 case.pk: case_clock(case, now=now, calendar=calendar).light or SUSPENDED
                 for case in Case.objects.filter(pk__in=frozen).select_related("category")
             }
-            rows = [(pk, point, frozen_lights.get(pk, light)) for pk, point, light in rows]
-        points = [[round(point.y, 6), round(point.x, 6), LIGHT_CODES.get(light, 0), pk] for pk, point, light in rows]
+            rows = [(pk, lat, lon, frozen_lights.get(pk, light)) for pk, lat, lon, light in rows]
+        points = [[lat, lon, LIGHT_CODES.get(light, 0), pk] for pk, lat, lon, light in rows]
         return {"points": points, "total": total}
     cell = degrees_for(tolerance_for_zoom(zoom, lat=_lat(f, bbox), pixels=CASES_CLUSTER_PX))
     sql, params = qs.annotate(light=lights).values_list("point", "light").query.sql_with_params()
