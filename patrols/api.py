@@ -210,9 +210,12 @@ class PatrolDetailView(APIView):
         patrol = own_patrol(request, pk)
         s = serializers.PatrolUpdateSerializer(data=request.data)
         s.is_valid(raise_exception=True)
-        patrol = services.patrol_update(
-            patrol=patrol, notes=s.validated_data.get("notes"), ticked_lane_ids=s.validated_data.get("ticked_lanes")
-        )
+        try:
+            patrol = services.patrol_update(
+                patrol=patrol, notes=s.validated_data.get("notes"), ticked_lane_ids=s.validated_data.get("ticked_lanes")
+            )
+        except TrackError as exc:
+            return error_response(exc)
         return Response(serializers.PatrolSerializer(patrol).data)
 
     @extend_schema(summary="删除进行中的巡查", responses={204: None, 409: OpenApiResponse(description="已结束")})
@@ -392,23 +395,47 @@ class LaneCoverageView(APIView):
         responses=serializers.LaneDayCoverageSerializer(many=True),
     )
     def get(self, request):
+        from django.contrib.postgres.fields import ArrayField
+        from django.db.models import BigIntegerField, BooleanField, DateField, FloatField, OuterRef, Subquery
+
+        from lanes.models import Lane
+        from patrols.models import LaneDayCoverage
+
         params = request.query_params
-        qs = selectors.visible_lane_coverage(request.user).filter(day=parse_day(params.get("day")))
+        day = parse_day(params.get("day"))
+        rows = selectors.visible_lane_coverage(request.user).filter(day=day)
         if params.get("missed") in ("1", "true", "True"):
-            qs = qs.filter(due=True, covered=False)
+            rows = rows.filter(due=True, covered=False)
         try:
             if params.get("work_group"):
-                qs = qs.filter(work_group_ids__contains=[int(params["work_group"])])
+                rows = rows.filter(work_group_ids__contains=[int(params["work_group"])])
             if params.get("department"):
-                qs = qs.filter(department_ids__contains=[int(params["department"])])
+                rows = rows.filter(department_ids__contains=[int(params["department"])])
             if params.get("community"):
-                qs = qs.filter(community_id=int(params["community"]))
+                rows = rows.filter(community_id=int(params["community"]))
             if params.get("street_office"):
-                qs = qs.filter(street_office_id=int(params["street_office"]))
+                rows = rows.filter(street_office_id=int(params["street_office"]))
         except ValueError:
             raise ValidationError({"detail": _("筛选编号应为整数。")}) from None
+        row = LaneDayCoverage.objects.filter(lane=OuterRef("pk"), day=day)
+
+        def col(name, field):
+            return Subquery(row.values(name)[:1], output_field=field)
+
+        lanes = (
+            Lane.objects.filter(pk__in=rows.values("lane_id"))
+            .select_related("community")
+            .annotate(
+                day=col("day", DateField()),
+                due=col("due", BooleanField()),
+                covered=col("covered", BooleanField()),
+                best_share=col("best_share", FloatField()),
+                patrol_ids=col("patrol_ids", ArrayField(BigIntegerField())),
+            )
+            .order_by("name", "id")
+        )
         paginator = GeoJsonPagination()
-        page = paginator.paginate_queryset(qs.order_by("lane__name", "lane_id"), request, view=self)
+        page = paginator.paginate_queryset(lanes, request, view=self)
         return paginator.get_paginated_response(serializers.LaneDayCoverageSerializer(page, many=True).data)
 
 

@@ -1,10 +1,10 @@
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
-from rest_framework_gis.fields import GeometrySerializerMethodField
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
-from patrols.models import DailyReport, Finding, LaneDayCoverage, Patrol, PatrolPhoto
+from lanes.models import Lane
+from patrols.models import DailyReport, Finding, Patrol, PatrolPhoto
 
 
 class CoveredLaneSerializer(serializers.Serializer):
@@ -170,34 +170,37 @@ class CoverageSummarySerializer(serializers.Serializer):
 
 
 class LaneDayCoverageSerializer(GeoFeatureModelSerializer):
-    geom = GeometrySerializerMethodField()
-    lane_name = serializers.CharField(source="lane.name", read_only=True)
+    """A lane (GeoJSON Feature, its geometry) with its coverage on one closed day (annotated by the view)."""
+
+    day = serializers.DateField(read_only=True)
+    due = serializers.BooleanField(read_only=True)
+    covered = serializers.BooleanField(read_only=True)
+    missed = serializers.SerializerMethodField()
+    best_share = serializers.FloatField(read_only=True)
+    patrol_ids = serializers.ListField(child=serializers.IntegerField(), read_only=True)
     community_name = serializers.CharField(source="community.name", read_only=True, default=None)
-    missed = serializers.BooleanField(read_only=True)
 
     class Meta:
-        model = LaneDayCoverage
+        model = Lane
         geo_field = "geom"
-        id_field = False
         fields = [
-            "lane",
-            "lane_name",
-            "day",
+            "id",
+            "name",
+            "kind",
             "community",
             "community_name",
-            "street_office",
+            "day",
             "due",
             "covered",
             "missed",
             "best_share",
             "patrol_ids",
-            "work_group_ids",
-            "department_ids",
         ]
         read_only_fields = fields
 
-    def get_geom(self, obj):
-        return obj.lane.geom
+    @extend_schema_field(serializers.BooleanField())
+    def get_missed(self, obj) -> bool:
+        return bool(obj.due and not obj.covered)
 
 
 class DailyReportSerializer(serializers.ModelSerializer):

@@ -100,6 +100,20 @@ def _check_points(n: int) -> None:
         )
 
 
+def _lane_ids(ids) -> list[int]:
+    """The ticked lanes, checked: unknown ids refuse the request (nothing written)."""
+    from lanes.models import Lane
+
+    ids = sorted({int(i) for i in ids or ()})
+    if not ids:
+        return []
+    known = set(Lane.objects.filter(id__in=ids).values_list("id", flat=True))
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise TrackError(_("没有编号为 %(ids)s 的街巷。") % {"ids": "、".join(map(str, unknown[:10]))})
+    return ids
+
+
 def _far_message() -> str:
     return _("轨迹距离所有街巷都超过 %(m)d 米，不能作为街巷巡查记录。请确认上传的是本次巡查的轨迹。") % {
         "m": round(conf.get("PATROL_MAX_LANE_DISTANCE_M"))
@@ -128,6 +142,7 @@ def patrol_upload(
     patrols it made the first time (created=False)."""
     now = now or timezone.now()
     _check_size(data)
+    ticked_lane_ids = _lane_ids(ticked_lane_ids)
     digest = hashlib.sha256(data).hexdigest()
     existing = list(Patrol.objects.filter(person=person, upload_hash=digest).order_by("day", "id"))
     if existing:
@@ -238,6 +253,7 @@ def patrol_start(
     coordsys = (coordsys or "wgs84").lower()
     if coordsys not in ("wgs84", "gcj02"):
         raise TrackError(_("坐标系只能是 wgs84 或 gcj02。"))
+    ticked_lane_ids = _lane_ids(ticked_lane_ids)
     with transaction.atomic():
         patrol = Patrol.objects.create(
             person=person,
@@ -398,6 +414,8 @@ def patrol_discard(*, patrol: Patrol) -> None:
 
 
 def patrol_update(*, patrol: Patrol, notes: str | None = None, ticked_lane_ids: list[int] | None = None) -> Patrol:
+    if ticked_lane_ids is not None:
+        ticked_lane_ids = _lane_ids(ticked_lane_ids)
     with transaction.atomic():
         if notes is not None:
             patrol.notes = notes
@@ -664,6 +682,7 @@ def missed_lane_alerts(*, day: date) -> int:
                 "lanes_missed": len(rows),
                 "missed_lanes": [{"id": r.lane_id, "name": r.lane.name} for r in rows],
                 "report_id": report.id if report else None,
+                "text": _("漏巡街巷：%(lanes)s") % {"lanes": "、".join(r.lane.name for r in rows[:50])},
                 "title": _("%(day)s %(group)s 漏巡街巷 %(n)d 条")
                 % {"day": day.isoformat(), "group": group.name, "n": len(rows)},
             },

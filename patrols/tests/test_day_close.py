@@ -282,3 +282,21 @@ def test_lane_calendar_and_person_streaks(world):
     assert client.get(f"/api/patrols/people/{world.p3.id}/stats/").status_code == 403
     page = client.get(f"/patrols/lanes/{world.lanes['A'].id}/calendar/", {"year": DAY.year})
     assert page.status_code == 200 and "福州路" in page.content.decode()
+
+
+def test_missed_lane_alerts_through_the_real_notify(world, day_walked):
+    from notify.models import Notification
+    from notify.services import Recipient, endpoint_upsert
+
+    endpoint_upsert(
+        recipient=Recipient(kind="person", id=world.leader1.id, name=world.leader1.name),
+        channel="email",
+        address="leader1@example.org",
+        events=["patrols.missed_lanes"],
+    )
+    services.close_day(day=DAY)
+    services.missed_lane_alerts(day=DAY)
+    services.missed_lane_alerts(day=DAY)  # a second run (e.g. a retried task) sends nothing new
+    (note,) = Notification.objects.filter(event="patrols.missed_lanes")
+    assert note.payload["missed_lanes"] == [{"id": world.lanes["C"].id, "name": "广东路"}]
+    assert "广东路" in note.payload["text"]

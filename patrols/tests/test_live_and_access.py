@@ -173,7 +173,8 @@ def test_coverage_api_is_scoped(world, closed):
     rows = admin.get("/api/patrols/coverage/", {"day": DAY.isoformat(), "by": "work_group"}).json()["rows"]
     assert {x["id"] for x in rows} >= {world.wg1.id, world.wg2.id, world.wg3.id}
     missed = leader.get("/api/patrols/coverage/lanes/", {"day": DAY.isoformat(), "missed": "1"}).json()
-    assert {f["properties"]["lane"] for f in missed["features"]} == {world.lanes["B"].id, world.lanes["C"].id}
+    assert {f["id"] for f in missed["features"]} == {world.lanes["B"].id, world.lanes["C"].id}
+    assert all(f["properties"]["missed"] for f in missed["features"])
     assert missed["features"][0]["geometry"]["type"] == "MultiLineString"
     not_closed = leader.get("/api/patrols/coverage/", {"day": (DAY + timedelta(days=30)).isoformat()}).json()
     assert not_closed["closed"] is False
@@ -208,3 +209,52 @@ def test_the_schema_documents_the_patrol_api(world):
 
 def test_live_status_choices_are_consistent():
     assert {s.value for s in PatrolStatus} == {"live", "finished", "flagged"}
+
+
+def _png() -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (32, 24), (200, 30, 30)).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_photos_and_ticked_lanes(world, closed, tmp_path, settings):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    a = closed["a"]
+    c = client_of(world.p1.user)
+    r = c.patch(
+        f"/api/patrols/{a.id}/",
+        {"ticked_lanes": [world.lanes["A"].id, world.lanes["C"].id], "notes": "C 路段施工未进入"},
+        format="json",
+    )
+    assert r.status_code == 200
+    assert sorted(r.json()["properties"]["ticked_lanes"]) == sorted([world.lanes["A"].id, world.lanes["C"].id])
+    r = c.patch(f"/api/patrols/{a.id}/", {"ticked_lanes": [999_999_999]}, format="json")
+    assert r.status_code == 400 and "999999999" in r.json()["detail"]
+    r = c.post(f"/api/patrols/{a.id}/photos/", {"photos": [SimpleUploadedFile("p.png", _png())]}, format="multipart")
+    assert r.status_code == 201 and len(r.json()) == 1
+    assert list(tmp_path.rglob("*.png"))
+    r = c.post(
+        f"/api/patrols/{a.id}/photos/", {"photos": [SimpleUploadedFile("p.png", b"not an image")]}, format="multipart"
+    )
+    assert r.status_code == 400
+    point = a.track.coords[3]
+    r = c.post(
+        f"/api/patrols/{a.id}/findings/",
+        {
+            "description": "路灯不亮",
+            "category_code": "LBB02",
+            "lon": point[0],
+            "lat": point[1],
+            "photos": [SimpleUploadedFile("f.png", _png())],
+        },
+        format="multipart",
+    )
+    assert r.status_code == 201, r.json()
+    assert r.json()["properties"]["case_id"] and len(r.json()["properties"]["photos"]) == 1
+    from cases.models import Attachment
+
+    assert Attachment.objects.filter(case_id=r.json()["properties"]["case_id"]).count() == 1
