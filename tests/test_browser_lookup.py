@@ -144,3 +144,50 @@ def test_use_my_location_on_a_phone_finds_the_nearest_lane(browser, demo_site): 
     finally:
         tab.close()
     assert tab.outside == [] and tab.errors == []
+
+
+def test_on_an_amap_base_map_overlays_and_clicks_are_shifted(browser, demo_site):  # noqa: F811
+    """With GCJ-02 tiles (Amap) configured but unreachable, the map still draws every lane, shifted WGS-84 → GCJ-02,
+    and a click on a drawn lane finds that lane (the click is shifted back)."""
+    from django.test.utils import override_settings
+
+    from common.geo import wgs84_to_gcj02
+
+    lane_id, lon, lat, x0, y0 = sql_one(
+        "SELECT id, ST_X(p), ST_Y(p), ST_X(ST_StartPoint(ST_GeometryN(geom, 1))), ST_Y(ST_StartPoint(ST_GeometryN(geom, 1))) "
+        "FROM (SELECT id, geom, ST_LineInterpolatePoint(ST_GeometryN(geom, 1), 0.5) AS p FROM lanes_lane "
+        "WHERE ST_NumGeometries(geom) = 1 ORDER BY length_m DESC, id LIMIT 1) s"
+    )
+    nearest_id = sql_one(
+        "SELECT id FROM lanes_lane ORDER BY ST_Distance(geom::geography, "
+        "ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography), id LIMIT 1",
+        [lon, lat],
+    )[0]
+    gx, gy = wgs84_to_gcj02(lon, lat)
+    tab = open_tab(browser, demo_site)
+    try:
+        page = tab.page
+        with override_settings(MAP_TILES="amap"):
+            tab.goto("/lookup/")
+            page.wait_for_function("document.getElementById('map-hint').dataset.state === 'ready'")
+            name = json.loads(page.inner_text("#lookup-config"))["mapName"]
+            page.evaluate(f"() => window['{name}'].setView([{gy}, {gx}], 17, {{animate: false}})")
+            page.wait_for_function("document.getElementById('map-hint').dataset.state === 'ready'")
+            first = page.evaluate(
+                f"""() => {{ let found = null;
+                    window['{name}'].eachLayer(l => {{ if (l.feature && l.feature.id === {lane_id}) {{
+                        let ll = l.getLatLngs(); while (Array.isArray(ll[0])) ll = ll[0]; found = [ll[0].lng, ll[0].lat]; }} }});
+                    return found; }}"""
+            )
+            assert first == pytest.approx(list(wgs84_to_gcj02(x0, y0)), abs=2e-6)
+            point = page.evaluate(f"() => window['{name}'].latLngToContainerPoint([{gy}, {gx}])")
+            box = page.locator(MAP).bounding_box()
+            page.mouse.click(box["x"] + point["x"], box["y"] + point["y"])
+            page.wait_for_selector("#nearest-result[data-state=found]")
+            assert page.get_attribute("#nearest-result", "data-lane-id") == str(nearest_id)
+            assert drawn_paths(page, MAP) > 10
+            tab.screenshot("lookup-amap-offline")
+    finally:
+        tab.close()
+    assert tab.outside and all("autonavi.com" in url for url in tab.outside)  # tiles were asked for, and refused
+    assert tab.errors == []

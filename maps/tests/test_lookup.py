@@ -207,3 +207,27 @@ def test_printable_placard_is_a4_with_a_qr_code_to_the_public_page(client, place
     assert qr_matrix_from_svg(svg) == [
         [int(bool(v)) for v in row] for row in segno.make(public, error="m").matrix_iter(scale=1, border=border)
     ]
+
+
+def drawn_outline(html: str):
+    """The coordinates of the lane the small map draws (folium's GeoJSON data in the page's script)."""
+    data = json.loads(re.search(r"geo_json_\w+_add\((\{.*?\})\);", html, re.S).group(1))
+    return data["features"][0]["geometry"]["coordinates"]
+
+
+def test_on_an_amap_base_map_the_lane_page_draws_the_lane_shifted_to_gcj02(client, place, settings):
+    from common.geo import wgs84_to_gcj02
+
+    settings.MAP_TILES = "amap"
+    html = client.get(reverse("lookup-lane", args=[place.hubei.pk])).content.decode()
+    assert "autonavi.com" in html  # the Amap tile layer
+    drawn = drawn_outline(html)
+    first = drawn[0][0] if isinstance(drawn[0][0], list) else drawn[0]
+    x, y = place.hubei.geom[0][0]
+    assert first == pytest.approx(list(wgs84_to_gcj02(x, y)), abs=2e-6)  # simplified, rounded to 6 decimals
+    settings.MAP_TILES = "none"
+    html = client.get(reverse("lookup-lane", args=[place.hubei.pk])).content.decode()
+    assert "tileLayer" not in html
+    drawn = drawn_outline(html)
+    first = drawn[0][0] if isinstance(drawn[0][0], list) else drawn[0]
+    assert first == pytest.approx([x, y], abs=2e-6)
