@@ -27,25 +27,34 @@ PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 
 
+_SHARED: dict = {}
+
+
 @pytest.fixture(scope="session")
-def browser():
+def browser(request):
+    """One Chromium for the whole session. Test modules import this fixture, which makes one fixture per module
+    for pytest; they all share the browser started by the first (Playwright's sync API allows one per thread)."""
     sync_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    # Playwright's sync API keeps an event loop on this thread; Django refuses database calls from a thread with a
-    # running loop unless told it is safe (it is: the loop only drives the browser, never Django).
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_api.sync_playwright() as pw:
-            chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            yield chromium
-            chromium.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+    if "browser" not in _SHARED:
+        # Playwright's sync API keeps an event loop on this thread; Django refuses database calls from a thread with
+        # a running loop unless told it is safe (it is: the loop only drives the browser, never Django).
+        previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+        playwright = sync_api.sync_playwright().start()
+        _SHARED["browser"] = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+        def stop():
+            _SHARED.pop("browser").close()
+            playwright.stop()
+            if previous is None:
+                os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+            else:
+                os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+        request.addfinalizer(stop)
+    return _SHARED["browser"]
 
 
 @pytest.fixture(scope="module")
@@ -142,3 +151,74 @@ def login_as(tab: Tab, username: str) -> None:
 def drawn_paths(page, selector: str = "") -> int:
     """How many interactive vector features (SVG paths) Leaflet has drawn, optionally inside `selector`."""
     return page.locator(f"{selector} path.leaflet-interactive".strip()).count()
+
+
+@pytest.fixture(scope="module")
+def demo_activity(demo, django_db_blocker):
+    """Work on the demo, committed so the live server sees it: 60 cases filed through the cases app over the past
+    five days at points on demo lanes (routing, squads and clocks as in real use), a finished patrol today that
+    covered a third of one street office's lanes, and the demo's street office staff account tied to that street
+    office (cases.StaffScope). Removed afterwards (cases only when the demo had none before: the case timeline
+    refuses row deletes by design, so cases go by cases.services.purge_all_cases)."""
+    import random
+    from datetime import timedelta
+
+    from django.contrib.auth import get_user_model
+    from django.contrib.gis.geos import LineString, Point
+    from django.db import connection
+    from django.utils import timezone
+
+    from cases.models import Case, StaffScope
+    from cases.services import purge_all_cases, report_case
+    from grid.models import Area
+    from lanes.models import Lane
+    from patrols.models import Patrol, PatrolLane
+    from people.models import ChiefAssignment
+
+    rng = random.Random(20240601)
+    with django_db_blocker.unblock():
+        cases_before = Case.objects.count()
+        office = Area.objects.filter(level="street_office", code__startswith="370602").order_by("code").first()
+        now = timezone.now()
+        with connection.cursor() as cur:
+            cur.execute("SELECT setseed(0.61)")
+            cur.execute(
+                "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_LineInterpolatePoint(ST_GeometryN(l.geom, 1), random()) AS p "
+                "FROM lanes_lane l JOIN grid_area c ON c.id = l.community_id WHERE c.code LIKE '370602%%' "
+                "ORDER BY l.id) s ORDER BY random() LIMIT 60"
+            )
+            points = cur.fetchall()
+        codes = ["SJ0101", "SJ0402", "SJ0502", "LBB02", "SJ0104", "SJ0201", "LBB05", "SJ0103"]
+        cases = [
+            report_case(
+                category_code=codes[i % len(codes)],
+                point=Point(x, y, srid=4326),
+                description="浏览器测试",
+                now=now - timedelta(hours=rng.uniform(0, 120)),
+            ).case
+            for i, (x, y) in enumerate(points)
+        ]
+        lanes = list(Lane.objects.filter(community__parent=office).order_by("id"))
+        covered = lanes[::3]
+        chief = ChiefAssignment.objects.filter(lane__in=lanes).select_related("person").first().person
+        patrol = Patrol.objects.create(
+            person=chief,
+            day=timezone.localdate(),
+            source="gpx",
+            status="finished",
+            track=LineString(covered[0].geom[0][0], covered[0].geom[0][-1], srid=4326),
+            started_at=now - timedelta(hours=2),
+            ended_at=now - timedelta(hours=1),
+        )
+        PatrolLane.objects.bulk_create(
+            PatrolLane(patrol=patrol, lane=lane, covered_m=lane.length_m, share=1.0, covered=True) for lane in covered
+        )
+        staff = get_user_model().objects.get(username="street_staff")
+        scope, scope_created = StaffScope.objects.get_or_create(user=staff, area=office)
+    yield {"office": office, "cases": cases, "covered": covered, "lanes": lanes, "patrol": patrol}
+    with django_db_blocker.unblock():
+        Patrol.objects.filter(pk=patrol.pk).delete()
+        if scope_created:
+            scope.delete()
+        if cases_before == 0:
+            purge_all_cases()

@@ -9,7 +9,7 @@ import re
 import pytest
 from django.db import connection
 
-from tests.browser import PHONE, browser, demo_site, drawn_paths, open_tab  # noqa: F401
+from tests.browser import PHONE, browser, demo_activity, demo_site, drawn_paths, login_as, open_tab  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -191,3 +191,54 @@ def test_on_an_amap_base_map_overlays_and_clicks_are_shifted(browser, demo_site)
         tab.close()
     assert tab.outside and all("autonavi.com" in url for url in tab.outside)  # tiles were asked for, and refused
     assert tab.errors == []
+
+
+def test_a_lane_chief_reports_a_problem_from_a_phone(browser, demo_site, demo_activity):  # noqa: F811
+    """Phone-sized, with the position granted: find my lane, open its placard, report a problem there."""
+    from django.contrib.auth import get_user_model
+
+    from cases.models import Case
+
+    lane = demo_activity["lanes"][1]
+    lon, lat = sql_one(
+        "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_LineInterpolatePoint(ST_GeometryN(geom, 1), 0.4) AS p "
+        "FROM lanes_lane WHERE id = %s) s",
+        [lane.pk],
+    )
+    tab = open_tab(
+        browser,
+        demo_site,
+        viewport=PHONE,
+        is_mobile=True,
+        has_touch=True,
+        geolocation={"latitude": lat, "longitude": lon, "accuracy": 8},
+        permissions=["geolocation"],
+    )
+    try:
+        page = tab.page
+        login_as(tab, "lane_chief")
+        tab.goto("/lookup/")
+        page.click("#locate-me")
+        page.wait_for_selector("#nearest-result[data-state=found]")
+        found = int(page.get_attribute("#nearest-result", "data-lane-id"))
+        page.click("#nearest-result a.button")
+        page.wait_for_selector("#report-link")
+        page.click("#report-link")
+        page.wait_for_selector("#report-form")
+        assert f"lane={found}" in page.url
+        page.click("#locate")
+        page.wait_for_function("document.getElementById('lon').value !== ''")
+        page.select_option("select[name=category]", "SJ0101")
+        page.fill("textarea[name=description]", "路边堆放垃圾（浏览器测试）")
+        tab.screenshot("report-phone")
+        page.click("#report-form button[type=submit]")
+        page.wait_for_url("**/track/**")
+        code = re.search(r"code=(\w+)", page.url).group(1)
+        tab.screenshot("report-phone-tracked")
+    finally:
+        tab.close()
+    assert tab.outside == [] and tab.errors == []
+    case = Case.objects.get(tracking_code=code)
+    assert case.reporter == get_user_model().objects.get(username="lane_chief")
+    assert case.point.x == pytest.approx(lon, abs=1e-6) and case.point.y == pytest.approx(lat, abs=1e-6)
+    assert case.category.code == "SJ0101" and case.description.startswith("路边堆放垃圾")
