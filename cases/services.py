@@ -368,6 +368,14 @@ def transition(
         raise CaseInputError(_("说明不能超过 2000 字"))
     cleaned = _clean_photos(photos)
     scope = scope_for(user)
+    if action == "merge" and str((params or {}).get("into", "")).isdigit():
+        # Two cases change: lock both in id order, so that A→B and B→A merged at once cannot deadlock.
+        list(
+            Case.objects.select_for_update(of=("self",))
+            .filter(pk__in=[case_id, int(params["into"])])
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
     case = _lock(case_id)
     if not can_read(scope, case):
         raise CaseNotFound(_("案件不存在"))

@@ -283,13 +283,26 @@ def wipe_world() -> None:
         Area.objects.filter(depth=depth).delete()
 
 
-@pytest.fixture(scope="module")
-def world(django_db_setup, django_db_blocker):
+def clear_other_worlds() -> None:
+    """Areas overlapping the test world would make routing ambiguous: remove a world left behind by an interrupted
+    run (--reuse-db) and the demo data set if another test module left it loaded."""
+    from cases.services import purge_all_cases
+    from common.demo import demo_district, unload_demo
     from grid.models import Area
 
+    if Area.objects.filter(code="310101").exists():
+        wipe_world()
+    district = demo_district()
+    if district is not None and district.illustrative:
+        purge_all_cases()
+        unload_demo()
+
+
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker):
+
     with django_db_blocker.unblock():
-        if Area.objects.filter(code="310101").exists():  # left behind by an interrupted run (--reuse-db)
-            wipe_world()
+        clear_other_worlds()
         w = build_world()
     yield w
     with django_db_blocker.unblock():
@@ -299,10 +312,7 @@ def world(django_db_setup, django_db_blocker):
 @pytest.fixture
 def live_world(transactional_db):
     """The world committed for one transactional test (its teardown flushes every table, so it is rebuilt)."""
-    from grid.models import Area
-
-    if Area.objects.filter(code="310101").exists():
-        wipe_world()
+    clear_other_worlds()
     return build_world()
 
 
