@@ -432,7 +432,9 @@ def patrol_update(*, patrol: Patrol, notes: str | None = None, ticked_lane_ids: 
 def _nearest_lane_id(point: Point) -> int | None:
     from lanes.models import Lane
 
-    hit = Lane.objects.nearest(point, within=D(m=50), limit=1).first()
+    # limit=3, not 1: lanes.selectors.nearest_lane_ids_sql bounds its search radius by the farthest of `limit`
+    # KNN lanes; with limit=1 and a point lying on a lane that radius is 0 and floating point misses the lane.
+    hit = Lane.objects.nearest(point, within=D(m=50), limit=3).first()
     return hit.id if hit else None
 
 

@@ -32,7 +32,13 @@ def live(request):
 
     person = Person.objects.filter(user=request.user).first()
     stats = selectors.person_stats(person_id=person.id) if person else None
-    return render(request, "patrols/live.html", {"person": person, "stats": stats})
+    try:
+        from cases.models import Category
+
+        categories = list(Category.objects.reportable().select_related("parent").order_by("order", "code"))
+    except ImportError:
+        categories = []
+    return render(request, "patrols/live.html", {"person": person, "stats": stats, "categories": categories})
 
 
 @require_GET

@@ -116,9 +116,16 @@ def wipe():
 @pytest.fixture(scope="module")
 def city(django_db_setup, django_db_blocker):
     """The real lanes in an illustrative district; kept for the test module, removed at its end."""
+    from django.db import connection
+
     from lanes.importers.osm import import_osm
 
     with django_db_blocker.unblock():
+        # pytest-django sets up the test database only when a collected test is marked for database use; without
+        # one, the connection still points at the real database. Never wipe that.
+        name = connection.settings_dict["NAME"]
+        if not str(name).startswith("test"):
+            pytest.fail(f"refusing to write test data to database {name!r}: mark the tests with django_db")
         wipe()
         offices = build_hierarchy()
         report = import_osm(OSM_PATH, commit=True)

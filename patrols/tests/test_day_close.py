@@ -300,3 +300,13 @@ def test_missed_lane_alerts_through_the_real_notify(world, day_walked):
     (note,) = Notification.objects.filter(event="patrols.missed_lanes")
     assert note.payload["missed_lanes"] == [{"id": world.lanes["C"].id, "name": "广东路"}]
     assert "广东路" in note.payload["text"]
+
+
+def test_a_finding_exactly_on_a_street_is_filed_under_that_street(world, day_walked):
+    from patrols.tests.conftest import TO_WGS
+
+    line = single_line(world.lanes["A"])
+    on = line.interpolate(0.5, normalized=True)
+    lon, lat = TO_WGS.transform(on.x, on.y)
+    finding = services.finding_add(patrol=day_walked["A"], description="栏杆损坏", point=Point(lon, lat, srid=4326))
+    assert finding.lane_id == world.lanes["A"].id
