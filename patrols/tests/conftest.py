@@ -126,6 +126,14 @@ def city(django_db_setup, django_db_blocker):
         name = connection.settings_dict["NAME"]
         if not str(name).startswith("test"):
             pytest.fail(f"refusing to write test data to database {name!r}: mark the tests with django_db")
+        from grid.models import Area
+
+        foreign = Area.objects.exclude(source="tests").count()
+        if foreign:
+            pytest.fail(
+                f"the test database holds {foreign} areas these tests did not make (the demo?): the patrol tests "
+                "build their own district; run them when no other fixture data is loaded"
+            )
         wipe()
         offices = build_hierarchy()
         report = import_osm(OSM_PATH, commit=True)
