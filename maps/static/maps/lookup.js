@@ -51,6 +51,7 @@
         lanes.clearLayers();
         if (data.too_wide) { setHint(t.zoomIn, "zoom-in"); return; }
         lanes.addData(data);
+        chosen.bringToFront();
         setHint(data.truncated ? t.truncated : (data.features.length ? t.clickHint : t.noLanes), "ready");
         map.getContainer().dataset.lanes = String(data.features.length);
       })
