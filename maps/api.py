@@ -183,6 +183,8 @@ def dashboard_lane(request, lane_id: int):
         return JsonResponse({"detail": _("您没有可查看的区域")}, status=403)
     if not dashboard.lane_in_area(lane_id, req.filter.area):
         return JsonResponse({"detail": _("这条街巷不在所选区域内")}, status=404)
-    detail = dashboard.lane_detail(lane_id, req.filter, now=timezone.now())
+    from cases.permissions import scope_for
+
+    detail = dashboard.lane_detail(lane_id, req.filter, now=timezone.now(), scope=scope_for(request.user))
     detail["lookup_url"] = reverse("lookup-lane", args=[lane_id])
     return JsonResponse(detail, json_dumps_params={"ensure_ascii": False})

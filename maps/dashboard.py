@@ -364,19 +364,20 @@ def lane_in_area(lane_id: int, area: Area) -> bool:
     return Lane.objects.filter(pk=lane_id, community__code__startswith=area.code).exists()
 
 
-def lane_detail(lane_id: int, f: Filter, *, now) -> dict:
-    """One lane for the dashboard's side panel: its placard (public fields), open cases with their light, and the
-    last finished patrol that covered it."""
+def lane_detail(lane_id: int, f: Filter, *, now, scope) -> dict:
+    """One lane for the dashboard's side panel: its placard (public fields), the open cases on it that `scope`
+    (cases.permissions.Scope) may read, with their light, and the last finished patrol that covered it."""
     from cases.calendar import WorkCalendar
-    from cases.models import OPEN_STATUSES, Case
-    from cases.selectors import case_clock
+    from cases.models import OPEN_STATUSES
+    from cases.selectors import case_clock, visible_cases
     from patrols.models import PatrolLane
     from people.selectors import placard_for_lane
 
     placard = placard_for_lane(lane_id, on=f.today)
     calendar = WorkCalendar.load()
     open_cases = (
-        Case.objects.filter(lane_id=lane_id, status__in=OPEN_STATUSES)
+        visible_cases(scope)
+        .filter(lane_id=lane_id, status__in=OPEN_STATUSES)
         .select_related("category", "squad")
         .order_by("deadline", "id")
     )

@@ -56,11 +56,18 @@ def make_user(username: str, *, person=None, squad=None, leader: bool = False, s
     return user
 
 
-def report(category_code: str, point, *, now=None, description: str = "测试问题", contact: str = ""):
-    """File a case through the cases app's own service (routing and clock included)."""
+def report(category_code: str, point, *, now=None, description: str = "测试问题", contact: str = "", lane=None):
+    """File a case through the cases app's own service (routing and clock included), optionally naming the lane."""
     from cases.services import report_case
 
-    return report_case(category_code=category_code, point=point, description=description, contact=contact, now=now).case
+    return report_case(
+        category_code=category_code,
+        point=point,
+        description=description,
+        contact=contact,
+        now=now,
+        lane_id=lane.pk if lane is not None else None,
+    ).case
 
 
 def point_on(lane, fraction: float = 0.5):

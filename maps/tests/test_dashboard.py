@@ -208,3 +208,37 @@ def test_zoomed_out_views_get_no_lanes_or_cells(client, staff, place, world):
     # boundaries and cases still answer (clustered if many)
     assert api(client, "boundaries", zoom=10)["features"]
     assert api(client, "cases", zoom=10)["total"] == 3
+
+
+def test_layers_are_capped(place, world):
+    f = dashboard.Filter(place.so, timezone.localdate(), timezone.localdate(), None, timezone.localdate())
+    lanes = json.loads(dashboard.lanes_layer(f, bbox=None, zoom=15, limit=2))
+    assert len(lanes["features"]) == 2 and lanes["truncated"] is True
+    # the longest lanes are kept
+    kept = {feature["id"] for feature in lanes["features"]}
+    longest = sorted([place.fuzhou_w, place.fuzhou_e, place.hubei], key=lambda lane: -lane.length_m)[:2]
+    assert kept == {lane.pk for lane in longest}
+    cells = json.loads(dashboard.cells_layer(f, bbox=None, zoom=15, limit=0))
+    assert cells["features"] == [] and cells["truncated"] is True
+
+
+def test_the_lane_panel_lists_only_cases_the_user_may_read(client, place, world):
+    from cases.models import StaffScope
+
+    # a case filed for 福州路 (west) from just across the border: it belongs to the east community
+    from people.tests.conftest import BORDER_X
+
+    x, y = max((v for part in place.fuzhou_w.geom for v in part), key=lambda v: v[0])
+    across = report("SJ0101", Point(max(x, BORDER_X) + 0.0003, y, srid=4326), lane=place.fuzhou_w)
+    assert across.lane_id == place.fuzhou_w.pk and across.community_id == place.east.pk
+    # staff of the west community only: that case is not theirs to read
+    user = make_user("staff103")
+    StaffScope.objects.create(user=user, area=place.west)
+    client.force_login(user)
+    d = client.get(reverse("dashboard-api-lane", args=[place.fuzhou_w.pk]), {"area": place.west.code}).json()
+    visible = Case.objects.filter(lane=place.fuzhou_w, community=place.west, status__in=["dispatched", "accepted"])
+    assert d["open_total"] == visible.count()
+    assert across.pk not in [c["id"] for c in d["open_cases"]]
+    client.force_login(make_user("staff104", staff_area=place.so))  # the street office's staff do see it
+    d = client.get(reverse("dashboard-api-lane", args=[place.fuzhou_w.pk])).json()
+    assert across.pk in [c["id"] for c in d["open_cases"]]

@@ -231,3 +231,30 @@ def test_on_an_amap_base_map_the_lane_page_draws_the_lane_shifted_to_gcj02(clien
     drawn = drawn_outline(html)
     first = drawn[0][0] if isinstance(drawn[0][0], list) else drawn[0]
     assert first == pytest.approx([x, y], abs=2e-6)
+
+
+def test_nothing_about_cases_reaches_the_public_pages(client, place):
+    """A sensitive matter filed on a lane (a resident in hardship falling ill) leaves no trace on its public pages."""
+    from maps.tests.conftest import point_on, report
+
+    sensitive = report("LBB04", point_on(place.fuzhou_w), description="某某家老人病重需要帮助", contact="13912345678")
+    plain = report("SJ0101", point_on(place.fuzhou_w), description="垃圾桶满溢")
+    pages = [
+        client.get(reverse("lookup-lane", args=[place.fuzhou_w.pk])).content.decode(),
+        client.get(reverse("lookup-placard", args=[place.fuzhou_w.pk])).content.decode(),
+        client.get(reverse("lookup"), {"q": "福州"}).content.decode(),
+        client.get(reverse("lookup-api-lanes"), {"bbox": "121.470,31.230,121.4865,31.2415"}).content.decode(),
+    ]
+    for text in pages:
+        # (the category's name is also one of the six must-report duties printed on every placard)
+        for secret in ("老人病重", "13912345678", "垃圾桶满溢", sensitive.tracking_code, plain.tracking_code):
+            assert secret not in text
+
+
+def test_public_responses_stay_small(client, place):
+    assert len(client.get(reverse("lookup")).content) < 40_000
+    assert len(client.get(reverse("lookup-lane", args=[place.fuzhou_w.pk])).content) < 40_000
+    from maps import selectors
+
+    cut = json.loads(selectors.public_lanes_in_view(selectors.parse_bbox("121.470,31.230,121.4865,31.2415"), limit=2))
+    assert len(cut["features"]) == 2 and cut["truncated"] is True
