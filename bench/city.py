@@ -25,9 +25,8 @@ def lattice_size(lanes: int) -> int:
 
 
 def build(*, lanes: int = 100_000, offices_per_side: int = 4, communities_per_office_side: int = 4, log=print) -> dict:
-    from grid.services import generate_grid_cells
-
     from grid.models import Area, Level
+    from grid.services import generate_grid_cells
 
     n = lattice_size(lanes)
     span = (n - 1) * SPACING_M

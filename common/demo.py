@@ -523,6 +523,7 @@ def write_accounts(people_data: dict[str, object], progress: Progress = None) ->
     """The demo logins, each linked to the fictitious person it acts as. Only the demo creates them; they are
     marked by their e-mail domain (DEMO_EMAIL_DOMAIN) so unload_demo removes exactly these. An account that
     already exists under one of the names (e.g. an `admin` made with createsuperuser) is left as it is."""
+    from cases.models import StaffScope
     from people import services as people
 
     User = get_user_model()
@@ -566,6 +567,10 @@ def write_accounts(people_data: dict[str, object], progress: Progress = None) ->
         person = linked.get(username)
         if person is not None:
             people.person_update(person=person, user=user)
+        # Which cases a staff login sees is scoped by area (cases.models.StaffScope).
+        scope_area = {"street_staff": office, "district_admin": demo_district()}.get(username)
+        if scope_area is not None:
+            StaffScope.objects.get_or_create(user=user, area=scope_area)
         accounts.append((username, role, DEMO_PASSWORD))
     _say(progress, _("已建立 %(n)d 个演示账号。") % {"n": sum(1 for a in accounts if a[2] == DEMO_PASSWORD)})
     return accounts
@@ -652,6 +657,14 @@ def unload_demo(progress: Progress = None) -> dict[str, int]:
     lanes = _demo_lanes()
     person_ids = list(_demo_people().values_list("pk", flat=True))
     removed = {}
+    # Activity on the demo (cases, patrols, reports) goes first: it references the demo's areas, lanes and people.
+    from cases.services import purge_all_cases
+    from patrols.models import DailyReport, LaneDayCoverage, Patrol
+
+    purge_all_cases()
+    removed["patrols"], _d = Patrol.objects.filter(person_id__in=person_ids).delete()
+    LaneDayCoverage.objects.filter(lane__in=lanes).delete()
+    DailyReport.objects.filter(street_office__in=offices).delete()
     removed["users"], _d = _demo_users().delete()
     Group.objects.filter(name__in=list(DEMO_GROUPS.values())).delete()
     removed["squads"], _d = Squad.objects.filter(Q(street_office__in=offices) | Q(service_areas__in=areas)).delete()

@@ -111,11 +111,23 @@ def point_from_params(params, *, lat_key="lat", lon_key="lon", coordsys_key="coo
 
 
 class GeogDistance(Func):
-    """Distance in metres on the spheroid: ST_Distance(a::geography, b::geography)."""
+    """Distance in metres on the spheroid: ST_Distance(a::geography, b::geography). Geometry arguments (GEOS
+    objects) are wrapped as typed values so psycopg2 can adapt them."""
 
     template = "ST_Distance((%(expressions)s)::geography)"
     arg_joiner = ")::geography, ("
     output_field = FloatField()
+
+    def __init__(self, *expressions, **extra):
+        from django.contrib.gis.db.models import GeometryField
+        from django.contrib.gis.geos import GEOSGeometry
+        from django.db.models import Value
+
+        wrapped = [
+            Value(e, output_field=GeometryField(srid=e.srid or settings.GEO_SRID)) if isinstance(e, GEOSGeometry) else e
+            for e in expressions
+        ]
+        super().__init__(*wrapped, **extra)
 
 
 class GeogLength(GeoFunc):

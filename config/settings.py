@@ -143,15 +143,42 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Offline: no call to validator.swagger.io from the browser.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # Map base layers: "osm", "tianditu" (needs TIANDITU_KEY), "amap" (GCJ-02), a URL template, or "none".
 MAP_TILES = env("MAP_TILES", default="none")
 TIANDITU_KEY = env("TIANDITU_KEY", default="")
 
+# Largest bounding box (square degrees) a lane/area list may ask for with in_bbox.
+BBOX_MAX_DEG2 = env.float("BBOX_MAX_DEG2", default=1.0)
+
 # Nearest-lane search radius defaults (metres).
 LANE_NEAREST_DEFAULT_M = env.float("LANE_NEAREST_DEFAULT_M", default=50.0)
 LANE_NEAREST_MAX_M = env.float("LANE_NEAREST_MAX_M", default=5000.0)
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
+
+# Notifications (notify/): webhooks are signed with this secret and refused without it.
+NOTIFY_WEBHOOK_SECRET = env("NOTIFY_WEBHOOK_SECRET", default="")
+NOTIFY_EVENT_TITLES = {"patrols.missed_lanes": "漏巡提醒"}
+EMAIL_BACKEND = env(
+    "EMAIL_BACKEND",
+    default="django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = env("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="noreply@localhost")
+
+# Cache (throttling of public endpoints, small map caches). Per process by default; point CACHE_URL at a shared cache
+# (e.g. dbcache://django_cache after `manage.py createcachetable`) when running several web processes.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 # Production hardening (all overridable from the environment).
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -14,6 +14,8 @@ urlpatterns = [
     path("api/", include("lanes.urls")),
     path("api/", include("people.urls")),
     path("", include("cases.urls")),
+    path("", include("patrols.urls")),
+    path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("maps.urls")),
 ]

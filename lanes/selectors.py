@@ -17,6 +17,9 @@ from common.geo import GeogDistance
 # m / (METRES_PER_DEGREE_MIN · cos(|φ| + m / METRES_PER_DEGREE_MIN)) planar degrees of it.
 METRES_PER_DEGREE_MIN = 110_574.0
 DEGREE_MARGIN = 1.01  # on top of the bound above: covers the local-flatness approximation, a few km at most
+# Absolute slack (about 1 cm) so a point lying on a lane, where the spheroid and planar distances are both rounding
+# noise (1e-6 m against 1e-9 degrees), still finds it.
+DEGREE_SLACK = 1e-7
 POLAR_LAT = 89.0  # beyond this the degree bound is useless; no longitude limit there
 
 
@@ -67,7 +70,7 @@ def nearest_lane_ids_sql(queryset, point: Point, *, within: D | None = None, lim
     # OFFSET 0 keeps r one sub-plan, computed once.
     degrees = RawSQL(
         "(SELECT CASE WHEN %s + s.r / %s >= %s THEN 360.0 "
-        "ELSE %s * s.r / (%s * cos(radians(%s + s.r / %s))) END "
+        "ELSE %s * s.r / (%s * cos(radians(%s + s.r / %s))) + %s END "
         f"FROM (SELECT {radius_sql} AS r OFFSET 0) s)",
         [
             lat,
@@ -77,6 +80,7 @@ def nearest_lane_ids_sql(queryset, point: Point, *, within: D | None = None, lim
             METRES_PER_DEGREE_MIN,
             lat,
             METRES_PER_DEGREE_MIN,
+            DEGREE_SLACK,
             *params,
         ],
         output_field=FloatField(),
