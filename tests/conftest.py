@@ -49,10 +49,16 @@ def demo(django_db_setup, django_db_blocker, request) -> Demo:
 _last_demo_test: str | None = None
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(session, config, items):
+    """Run every test that uses the demo together, at the end of the session (after pytest-django's own ordering
+    of database tests), so the demo is loaded once and no test that builds its own world ever runs beside it."""
     global _last_demo_test
-    users = [item.nodeid for item in items if "demo" in getattr(item, "fixturenames", ())]
-    _last_demo_test = users[-1] if users else None
+    uses_demo = [item for item in items if "demo" in getattr(item, "fixturenames", ())]
+    if uses_demo:
+        others = [item for item in items if "demo" not in getattr(item, "fixturenames", ())]
+        items[:] = others + uses_demo
+    _last_demo_test = uses_demo[-1].nodeid if uses_demo else None
 
 
 @pytest.hookimpl(trylast=True)
