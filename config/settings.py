@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "cases",
     "notify",
     "patrols",
+    "stats",
+    "open311",
     "maps",
 ]
 
@@ -150,6 +152,9 @@ SPECTACULAR_SETTINGS = {
 # Map base layers: "osm", "tianditu" (needs TIANDITU_KEY), "amap" (GCJ-02), a URL template, or "none".
 MAP_TILES = env("MAP_TILES", default="none")
 TIANDITU_KEY = env("TIANDITU_KEY", default="")
+
+# Public address of the site, for QR codes on printed placards (default: the request's host).
+PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="")
 
 # Largest bounding box (square degrees) a lane/area list may ask for with in_bbox.
 BBOX_MAX_DEG2 = env.float("BBOX_MAX_DEG2", default=1.0)

@@ -15,6 +15,8 @@ urlpatterns = [
     path("api/", include("people.urls")),
     path("", include("cases.urls")),
     path("", include("patrols.urls")),
+    path("", include("stats.urls")),
+    path("open311/v2/", include("open311.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("maps.urls")),
