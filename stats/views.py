@@ -1,0 +1,36 @@
+"""Pages: a published bulletin exactly as frozen, and its XLSX export."""
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+
+from stats.models import Bulletin
+from stats.permissions import may_read_stats
+from stats.xlsx import bulletin_xlsx
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _check(request):
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    if not may_read_stats(request.user):
+        raise PermissionDenied
+    return None
+
+
+def bulletin_page(request, pk: int):
+    if (denied := _check(request)) is not None:
+        return denied
+    bulletin = get_object_or_404(Bulletin, pk=pk)
+    return HttpResponse(bulletin.html.encode(), content_type="text/html; charset=utf-8")
+
+
+def bulletin_xlsx_view(request, pk: int):
+    if (denied := _check(request)) is not None:
+        return denied
+    bulletin = get_object_or_404(Bulletin, pk=pk)
+    resp = HttpResponse(bulletin_xlsx(bulletin), content_type=XLSX_TYPE)
+    resp["Content-Disposition"] = f'attachment; filename="bulletin-{bulletin.label}-v{bulletin.version}.xlsx"'
+    return resp
