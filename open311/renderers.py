@@ -14,6 +14,7 @@ from django.utils import timezone
 JSON_TYPE = "application/json; charset=utf-8"
 XML_TYPE = "text/xml; charset=utf-8"
 FORMATS = ("json", "xml")
+XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 
 # Child element name for the items of a list held under a key.
 ITEM_NAMES = {
@@ -59,7 +60,7 @@ def _fill(element: ET.Element, value) -> None:
 def to_xml(document, root: str) -> bytes:
     element = ET.Element(root)
     _fill(element, document)
-    return ET.tostring(element, encoding="UTF-8", xml_declaration=True)
+    return XML_DECLARATION + ET.tostring(element, encoding="unicode").encode("utf-8")
 
 
 def _json_default(value):

@@ -100,6 +100,7 @@ def parse_query(params) -> dict:
 
 # --- output ---------------------------------------------------------------------------------------------------
 def service(category: Category) -> dict:
+    group = category.parent.name if category.parent_id else ""
     return {
         "service_code": category.code,
         "service_name": category.name,
@@ -111,10 +112,8 @@ def service(category: Category) -> dict:
         },
         "metadata": False,  # no category asks for extra fields yet
         "type": "realtime",
-        "keywords": ",".join(
-            k for k in (category.get_kind_display(), category.parent.name if category.parent_id else "") if k
-        ),
-        "group": category.parent.name if category.parent_id else "",
+        "keywords": ",".join(dict.fromkeys(k for k in (str(category.get_kind_display()), group, category.name) if k)),
+        "group": group,
     }
 
 
