@@ -702,6 +702,12 @@ def load_demo(*, reset: bool = False, osm_path: Path | str = OSM_PATH, progress:
     with transaction.atomic():
         if district is not None:
             unload_demo(progress)
+        # The case categories are seeded by a migration; make sure they are there (a database flushed by a test
+        # run, or categories deleted by hand), without touching edited ones.
+        from cases.models import Category
+        from cases.seed import seed_categories
+
+        seed_categories(Category)
         mark = time.monotonic()
 
         def lap(name: str) -> None:

@@ -51,14 +51,25 @@ _last_demo_test: str | None = None
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(session, config, items):
-    """Run every test that uses the demo together, at the end of the session (after pytest-django's own ordering
-    of database tests), so the demo is loaded once and no test that builds its own world ever runs beside it."""
+    """Order after pytest-django's own ordering: tests without the demo, then those with it (the demo is loaded
+    once and no test that builds its own world runs beside it); inside each, browser tests last."""
     global _last_demo_test
-    uses_demo = [item for item in items if "demo" in getattr(item, "fixturenames", ())]
-    if uses_demo:
-        others = [item for item in items if "demo" not in getattr(item, "fixturenames", ())]
-        items[:] = others + uses_demo
-    _last_demo_test = uses_demo[-1].nodeid if uses_demo else None
+
+    def uses_demo(item):
+        return "demo" in getattr(item, "fixturenames", ())
+
+    def in_browser(item):
+        # Playwright's sync API keeps an asyncio loop on the main thread for the rest of the session (one shared
+        # Chromium, tests/browser.py), so browser tests come after everything that runs asyncio itself (the
+        # procrastinate worker in the queue tests).
+        return item.get_closest_marker("browser") is not None
+
+    groups = ([], [], [], [])
+    for item in items:
+        groups[2 * uses_demo(item) + in_browser(item)].append(item)
+    items[:] = [item for group in groups for item in group]
+    demo_items = groups[2] + groups[3]
+    _last_demo_test = demo_items[-1].nodeid if demo_items else None
 
 
 @pytest.hookimpl(trylast=True)

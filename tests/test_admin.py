@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import threading
 from html.parser import HTMLParser
 from urllib.parse import urlparse
 
@@ -15,6 +14,7 @@ from django.urls import reverse
 from grid.models import Area
 from lanes.models import Lane, LaneCell
 from people.models import ChiefAssignment, Person
+from tests.browser import browser, open_tab  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -224,56 +224,37 @@ def demo_server(demo, settings, django_db_blocker):
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_lane_map_draws_offline_in_chromium(demo_server):
-    sync_api = pytest.importorskip("playwright.sync_api")
+def test_lane_map_draws_offline_in_chromium(demo_server, browser):  # noqa: F811
     lane = lane_with_cells()
-    outside: list[str] = []
-    lock = threading.Lock()
-
-    def route(r):
-        host = urlparse(r.request.url).hostname
-        if r.request.url.startswith(("data:", "blob:")) or host == "127.0.0.1":
-            r.continue_()
-        else:
-            with lock:
-                outside.append(r.request.url)
-            r.abort()
-
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    tab = open_tab(browser, demo_server)
+    page = tab.page
+    try:
+        page.goto(demo_server + "/admin/login/?next=/admin/")
+        page.fill("#id_username", "admin")
+        page.fill("#id_password", "demo12345")
+        page.click("input[type=submit]")
+        page.wait_for_url(demo_server + "/admin/")
+        page.goto(demo_server + reverse("admin:lanes_lane_change", args=[lane.pk]))
+        page.wait_for_selector("#id_geom_map canvas", timeout=15_000)
+        # OpenLayers draws asynchronously: wait until the lane's strokes are on the canvas.
+        page.wait_for_function(
+            """() => [...document.querySelectorAll('#id_geom_map canvas')].some(c => {
+                   const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                   for (let i = 3; i < d.length; i += 4) if (d[i] > 0) return true;
+                   return false;
+               })""",
+            timeout=15_000,
         )
-        try:
-            page = browser.new_page()
-            page.route("**", route)
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(demo_server + "/admin/login/?next=/admin/")
-            page.fill("#id_username", "admin")
-            page.fill("#id_password", "demo12345")
-            page.click("input[type=submit]")
-            page.wait_for_url(demo_server + "/admin/")
-            page.goto(demo_server + reverse("admin:lanes_lane_change", args=[lane.pk]))
-            page.wait_for_selector("#id_geom_map canvas", timeout=15_000)
-            # OpenLayers draws asynchronously: wait until the lane's strokes are on the canvas.
-            page.wait_for_function(
-                """() => [...document.querySelectorAll('#id_geom_map canvas')].some(c => {
-                       const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-                       for (let i = 3; i < d.length; i += 4) if (d[i] > 0) return true;
-                       return false;
-                   })""",
-                timeout=15_000,
-            )
-            state = page.evaluate(
-                """() => ({
-                    features: geodjango_geom.featureOverlay.getSource().getFeatures().length,
-                    modify: geodjango_geom.interactions.modify.getActive(),
-                    value: document.getElementById('id_geom').value.slice(0, 40),
-                })"""
-            )
-        finally:
-            browser.close()
+        state = page.evaluate(
+            """() => ({
+                features: geodjango_geom.featureOverlay.getSource().getFeatures().length,
+                modify: geodjango_geom.interactions.modify.getActive(),
+                value: document.getElementById('id_geom').value.slice(0, 40),
+            })"""
+        )
+    finally:
+        tab.context.close()
+    outside, errors = tab.outside, tab.errors
     assert outside == []
     assert errors == []
     assert state["features"] >= 1 and state["modify"] is True

@@ -118,7 +118,7 @@ def test_a_case_through_the_demo_organisation(demo_data, sent):
     squad = Squad.objects.get(memberships__person__user=member)
     office = squad.street_office
     staff = User.objects.get(username="street_staff")
-    StaffScope.objects.create(user=staff, area=office)  # how the demo's street staff login is tied to its office
+    StaffScope.objects.get_or_create(user=staff, area=office)  # how the demo's street staff login is tied to its office
     assert squad.kind.code == "street_order"
     lane = Lane.objects.filter(community__parent=office).order_by("-length_m").first()
     line, back = _metric(lane.geom)

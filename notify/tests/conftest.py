@@ -35,6 +35,13 @@ def _max_ids() -> dict[str, int]:
 @pytest.fixture
 def committed(django_db_setup, django_db_blocker) -> Iterator[None]:
     with django_db_blocker.unblock():
+        # Send jobs committed by other test modules (e.g. the cases queue tests) would be counted here as ours.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "DELETE FROM procrastinate_events WHERE job_id IN "
+                "(SELECT id FROM procrastinate_jobs WHERE task_name = 'notify.send_notification')"
+            )
+            cursor.execute("DELETE FROM procrastinate_jobs WHERE task_name = 'notify.send_notification'")
         before = _max_ids()
         try:
             yield
