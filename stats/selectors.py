@@ -9,6 +9,10 @@ from stats.models import Bulletin
 from stats.rankings import rank
 
 BAR_MAX_PX = 300
+ROW_PX = 18
+TREND_WEEKS = 8
+TREND_COL_PX = 48
+TREND_MAX_PX = 120
 
 
 def ranking_rows(rk) -> list[dict]:
@@ -22,9 +26,10 @@ def bulletin_content(period: Period) -> dict:
         figures = unit_figures(period=period, level=level)
         rk = rank(figures, level=level, period=period)
         rows = ranking_rows(rk)
-        for row in rows:  # bar chart geometry, frozen with the figures
+        for i, row in enumerate(rows):  # bar chart geometry, frozen with the figures
             rate = row["rates"]["closure_rate"]
             row["bar_px"] = 0 if rate is None else int(float(rate) * BAR_MAX_PX / 100)
+            row["bar_y"] = i * ROW_PX
         sections.append(
             {
                 "level": level,
@@ -33,15 +38,46 @@ def bulletin_content(period: Period) -> dict:
                 "red": rk.red,
                 "black": rk.black,
                 "total": totals(figures).as_dict() if level != "squad" else None,
+                "chart_height": len(rows) * ROW_PX,
             }
         )
     district = unit_figures(period=period, level="district")
     return {
+        "trend": trend(period),
         "period": {"kind": period.kind, "start": period.start.isoformat(), "end": period.end.isoformat()},
         "label": period.label,
         "district": totals(district).as_dict(),
         "sections": sections,
     }
+
+
+def trend(period: Period, *, count: int = TREND_WEEKS) -> list[dict]:
+    """District closure and on-time closure rates of `count` periods ending with `period`, oldest first, with
+    the column geometry of the trend chart."""
+    periods = [period]
+    while len(periods) < count:
+        periods.append(periods[-1].previous())
+    out = []
+    for i, p in enumerate(reversed(periods)):
+        t = totals(unit_figures(period=p, level="district"))
+        rates = {k: t.rates[k] for k in ("closure_rate", "on_time_closure_rate")}
+        heights = {k: 0 if v is None else int(float(v) * TREND_MAX_PX / 100) for k, v in rates.items()}
+        out.append(
+            {
+                "label": p.label,
+                "due": t.due,
+                "closure_rate": None if rates["closure_rate"] is None else str(rates["closure_rate"]),
+                "on_time_closure_rate": None
+                if rates["on_time_closure_rate"] is None
+                else str(rates["on_time_closure_rate"]),
+                "x": i * TREND_COL_PX,
+                "h_closure": heights["closure_rate"],
+                "y_closure": TREND_MAX_PX - heights["closure_rate"],
+                "h_on_time": heights["on_time_closure_rate"],
+                "y_on_time": TREND_MAX_PX - heights["on_time_closure_rate"],
+            }
+        )
+    return out
 
 
 def published(*, kind: str = "week", start: dt.date | None = None):

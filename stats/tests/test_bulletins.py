@@ -120,3 +120,32 @@ def test_pages_need_stats_readers(week_cases, client, django_user_model):
     client.force_login(nobody)
     assert client.get(f"/stats/bulletins/{b.pk}/").status_code == 403
     assert client.get(f"/stats/bulletins/{b.pk}/xlsx/").status_code == 403
+
+
+def test_charts_are_inline_svg_without_external_resources(week_cases, staff, client):
+    import xml.etree.ElementTree as ET
+
+    b = publish_bulletin(week=WEEK, by=staff)
+    client.force_login(staff)
+    html = client.get(f"/stats/bulletins/{b.pk}/").content.decode()
+    assert "http://" not in html.replace("http://www.w3.org/2000/svg", "") and "https://" not in html
+    assert "<script" not in html
+    svgs = []
+    start = 0
+    while (i := html.find("<svg", start)) != -1:
+        j = html.index("</svg>", i) + len("</svg>")
+        svgs.append(ET.fromstring(html[i:j]))
+        start = j
+    ns = "{http://www.w3.org/2000/svg}"
+    trend = next(s for s in svgs if s.get("class") == "trend")
+    assert len(trend.findall(f"{ns}g")) == 8  # eight weeks, oldest first
+    last = trend.findall(f"{ns}g")[-1]
+    assert [t.text for t in last.findall(f"{ns}text")] == ["W47", "66.67"]  # 2 of 3 due cases closed
+    # bars 120 px at 100 %: closure 66.67 % → 80 px, on time 1 of 3 (33.33 %) → 39 px
+    assert [int(r.get("height")) for r in last.findall(f"{ns}rect")] == [80, 39]
+    assert {int(r.get("height")) for g in trend.findall(f"{ns}g")[:-1] for r in g.findall(f"{ns}rect")} == {0}
+    bars = next(s for s in svgs if s.get("class") == "bars")
+    widths = [int(r.get("width")) for r in bars.iter(f"{ns}rect")]
+    # ranking order, bars = closure rate (300 px at 100 %). Both offices score 58.82 (W: 50 % / 50 %; E: 100 % /
+    # 0 %; no rework; no dispatch data); W has more due cases, so W comes first.
+    assert widths == [150, 300]
