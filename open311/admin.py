@@ -13,13 +13,18 @@ class ApiKeyAdmin(admin.ModelAdmin):
     list_filter = ["active", "can_post"]
     search_fields = ["name", "contact", "prefix"]
     readonly_fields = ["prefix", "created_at"]
-    fields = ["name", "contact", "active", "can_post", "rate_per_hour", "prefix", "created_at"]
+    fields = ["name", "contact", "active", "can_post", "rate_per_hour", "acts_as", "prefix", "created_at"]
+    raw_id_fields = ["acts_as"]
 
     def save_model(self, request, obj, form, change):
         if change:
             return super().save_model(request, obj, form, change)
         key, raw = issue_api_key(
-            name=obj.name, contact=obj.contact, rate_per_hour=obj.rate_per_hour, can_post=obj.can_post
+            name=obj.name,
+            contact=obj.contact,
+            rate_per_hour=obj.rate_per_hour,
+            can_post=obj.can_post,
+            acts_as=obj.acts_as,
         )
         obj.pk = key.pk
         obj.prefix, obj.key_hash, obj.created_at = key.prefix, key.key_hash, key.created_at

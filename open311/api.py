@@ -96,3 +96,18 @@ def request_detail(request, request_id, *, fmt):
     if case is None:
         raise Open311Error(404, _("没有这个诉求：%(id)s") % {"id": request_id[:40]})
     return render([serializers.service_request(case)], fmt=fmt, root="service_requests")
+
+
+@georeport("POST")
+def request_updates(request, *, fmt):
+    """servicerequestupdates (extension): api_key, service_request_id, action, description."""
+    key = selectors.active_key(request.POST.get("api_key"))
+    if key is None:
+        raise Open311Error(403, _("缺少或无效的 api_key"))
+    case, event = services.post_update(
+        key=key,
+        service_request_id=request.POST.get("service_request_id") or "",
+        action=request.POST.get("action") or "",
+        description=request.POST.get("description") or "",
+    )
+    return render([serializers.update(case, event)], fmt=fmt, root="service_request_updates")

@@ -1,6 +1,7 @@
 """Open311 GeoReport v2 (/open311/v2/): API keys of the client systems allowed to file requests, and the link from a
 case to the request that created it (which key, the media_url and attributes the client sent)."""
 
+from django.conf import settings
 from django.contrib.gis.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -18,6 +19,15 @@ class ApiKey(models.Model):
     active = models.BooleanField(_("启用"), default=True)
     can_post = models.BooleanField(_("可提交诉求"), default=True)
     rate_per_hour = models.PositiveIntegerField(_("每小时提交上限"), default=600)
+    acts_as = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="open311_keys",
+        verbose_name=_("回传进度所用账号"),
+        help_text=_("后台系统回传办理进度（servicerequestupdates）时以此账号的角色执行；留空则不能回传"),
+    )
     created_at = models.DateTimeField(_("签发时间"), default=timezone.now)
 
     class Meta:

@@ -24,6 +24,7 @@ ITEM_NAMES = {
     "values": "value",
     "services": "service",
     "service_requests": "request",
+    "service_request_updates": "request_update",
     "errors": "error",
 }
 

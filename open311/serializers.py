@@ -171,3 +171,13 @@ def service_notice(case: Case) -> str:
 
 def created_request(case: Case) -> dict:
     return {"service_request_id": case.tracking_code, "service_notice": service_notice(case), "account_id": ""}
+
+
+def update(case: Case, event) -> dict:
+    return {
+        "update_id": event.pk,
+        "service_request_id": case.tracking_code,
+        "status": "closed" if case.status in CLOSED_STATUSES else "open",
+        "status_notes": _status_notes(case),
+        "updated_datetime": event.at,
+    }

@@ -14,8 +14,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cases.models import Case, Source
-from cases.services import CaseInputError, report_case
+from cases.models import Case, CaseEvent, Source
+from cases.services import CaseError, CaseInputError, report_case, transition
 from open311.models import ApiKey, Open311Request
 from open311.selectors import hash_key
 
@@ -39,7 +39,7 @@ class SubmitResult:
 
 
 @transaction.atomic
-def issue_api_key(*, name: str, contact: str = "", rate_per_hour: int = 600, can_post: bool = True):
+def issue_api_key(*, name: str, contact: str = "", rate_per_hour: int = 600, can_post: bool = True, acts_as=None):
     """A new key for a client system. Returns (ApiKey, raw key); the raw key is never stored and shown once."""
     raw = secrets.token_urlsafe(24)
     key = ApiKey.objects.create(
@@ -49,6 +49,7 @@ def issue_api_key(*, name: str, contact: str = "", rate_per_hour: int = 600, can
         key_hash=hash_key(raw),
         rate_per_hour=rate_per_hour,
         can_post=can_post,
+        acts_as=acts_as,
     )
     return key, raw
 
@@ -148,3 +149,30 @@ def submit_request(
     except CaseInputError as exc:
         raise Open311Error(400, exc.message) from None
     return SubmitResult(result.case, result.created)
+
+
+def post_update(
+    *, key: ApiKey, service_request_id: str, action: str, description: str = "", now=None
+) -> tuple[Case, CaseEvent]:
+    """The servicerequestupdates extension: a back office pushes progress on a case as one of our workflow actions
+    (accept, resolve, return, request_extension …), taken as the key's `acts_as` user — with that user's roles,
+    recorded on the timeline like any other transition. 403 without an `acts_as` user or when its roles do not
+    allow the action, 404 for an unknown (or sensitive) case, 400 for anything else refused by the workflow."""
+    if key.acts_as_id is None or not key.acts_as.is_active:
+        raise Open311Error(403, _("该密钥未绑定办理账号，不能回传办理进度"))
+    action = (action or "").strip()
+    if not action:
+        raise Open311Error(400, _("缺少 action（本系统的办理操作，如 accept、resolve）"))
+    case = Case.objects.filter(
+        tracking_code=(service_request_id or "").strip().upper(), category__sensitive=False
+    ).first()
+    if case is None:
+        raise Open311Error(404, _("没有这个诉求：%(id)s") % {"id": (service_request_id or "")[:40]})
+    check_rate(key, now=now)
+    try:
+        case = transition(
+            case_id=case.pk, action=action, user=key.acts_as, version=case.version, note=description, now=now
+        )
+    except CaseError as exc:
+        raise Open311Error(exc.status_code if exc.status_code in (403, 404) else 400, exc.message) from None
+    return case, case.events.order_by("-at", "-id").first()

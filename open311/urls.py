@@ -9,5 +9,6 @@ urlpatterns = [
     re_path(r"^services" + FMT, api.service_list, name="open311-services"),
     re_path(r"^services/(?P<code>[^/]+?)" + FMT, api.service_definition, name="open311-service"),
     re_path(r"^requests" + FMT, api.requests, name="open311-requests"),
+    re_path(r"^servicerequestupdates" + FMT, api.request_updates, name="open311-updates"),
     re_path(r"^requests/(?P<request_id>[^/]+?)" + FMT, api.request_detail, name="open311-request"),
 ]
