@@ -21,7 +21,7 @@ class ApiKey(models.Model):
     rate_per_hour = models.PositiveIntegerField(_("每小时提交上限"), default=600)
     acts_as = models.ForeignKey(
         settings.AUTH_USER_MODEL,
-        models.PROTECT,
+        models.SET_NULL,
         null=True,
         blank=True,
         related_name="open311_keys",

@@ -16,6 +16,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='apikey',
             name='acts_as',
-            field=models.ForeignKey(blank=True, help_text='后台系统回传办理进度（servicerequestupdates）时以此账号的角色执行；留空则不能回传', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='open311_keys', to=settings.AUTH_USER_MODEL, verbose_name='回传进度所用账号'),
+            field=models.ForeignKey(blank=True, help_text='后台系统回传办理进度（servicerequestupdates）时以此账号的角色执行；留空则不能回传', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='open311_keys', to=settings.AUTH_USER_MODEL, verbose_name='回传进度所用账号'),
         ),
     ]

@@ -34,3 +34,21 @@ def test_admin_issues_a_key_shown_once_and_stores_only_its_hash(client, django_u
     key.refresh_from_db()
     assert not key.active and key.key_hash == selectors.hash_key(raw)
     assert selectors.active_key(raw) is None
+
+
+def test_admin_pages_render(client, django_user_model):
+    from open311.services import issue_api_key
+
+    admin = django_user_model.objects.create_superuser("root2", password="pw-root-123")
+    client.force_login(admin)
+    key, _raw = issue_api_key(name="某应用")
+    for url in (
+        "/admin/open311/apikey/",
+        "/admin/open311/apikey/add/",
+        f"/admin/open311/apikey/{key.pk}/change/",
+        "/admin/open311/open311request/",
+    ):
+        response = client.get(url)
+        assert response.status_code == 200, url
+    assert "某应用" in client.get("/admin/open311/apikey/").content.decode()
+    assert key.key_hash not in client.get(f"/admin/open311/apikey/{key.pk}/change/").content.decode()
