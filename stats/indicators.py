@@ -14,7 +14,10 @@ Definitions (see shared DOMAIN.md, "Indicators"), for a period [start, end) in s
 - rates in per cent with 2 decimals (ROUND_HALF_UP): 结案率 = closed / due; 按期结案率 = closed_on_time / due;
   返工率 = rework / due; 准确派遣率 = (dispatched − returned) / dispatched; 巡查覆盖率 = lane-days covered / lane-days
   due (patrols.LaneDayCoverage). A zero denominator gives None ("no data"), never 0 %.
-- avg_close_hours: mean wall-clock hours from report to closure of the cases closed in the period.
+- avg_close_hours: mean wall-clock hours from report to closure of the cases closed in the period;
+- 必到到场率 (attendance_rate) = must-attend cases reported in the period with a chief's attendance / must-attend
+  cases reported in the period (category.must_attend; void and merged excluded); attended_on_time counts
+  attendances that were not late.
 """
 
 from __future__ import annotations
@@ -117,6 +120,9 @@ class UnitFigures:
     avg_close_hours: Decimal | None = None
     lanes_due: int = 0
     lanes_covered: int = 0
+    must_attend: int = 0
+    attended: int = 0
+    attended_on_time: int = 0
     rates: dict = field(default_factory=dict)
 
     def compute_rates(self) -> None:
@@ -126,6 +132,8 @@ class UnitFigures:
             "rework_rate": pct(self.rework, self.due),
             "accurate_dispatch_rate": pct(self.dispatched - self.returned, self.dispatched),
             "patrol_coverage_rate": pct(self.lanes_covered, self.lanes_due),
+            "attendance_rate": pct(self.attended, self.must_attend),
+            "attendance_on_time_rate": pct(self.attended_on_time, self.must_attend),
         }
 
     @property
@@ -222,6 +230,29 @@ def _event_figures(level: str, start, end) -> dict[int, dict]:
     return {r["unit"]: r for r in rows}
 
 
+def _attendance_figures(level: str, start, end) -> dict[int, dict]:
+    from cases.models import Attendance, Case
+
+    key = _case_key(level)
+    rows = (
+        Case.objects.exclude(status__in=EXCLUDED_STATUSES)
+        .filter(category__must_attend=True, created_at__gte=start, created_at__lt=end)
+        .filter(**{f"{key}__isnull": False})
+        .annotate(
+            unit=F(key),
+            was_attended=Exists(Attendance.objects.filter(case=OuterRef("pk"))),
+            was_on_time=Exists(Attendance.objects.filter(case=OuterRef("pk"), late=False)),
+        )
+        .values("unit")
+        .annotate(
+            must_attend=Count("pk"),
+            attended=Count("pk", filter=Q(was_attended=True)),
+            attended_on_time=Count("pk", filter=Q(was_on_time=True)),
+        )
+    )
+    return {r["unit"]: r for r in rows}
+
+
 def _coverage_figures(level: str, period: Period) -> dict[int, dict]:
     from patrols.models import LaneDayCoverage
 
@@ -254,11 +285,13 @@ def unit_figures(*, period: Period, level: str) -> list[UnitFigures]:
     cases = _case_figures(level, start, end)
     events = _event_figures(level, start, end)
     coverage = _coverage_figures(level, period)
+    attendance = _attendance_figures(level, start, end)
     out = []
     for unit_id, (code, name) in units.items():
         c = cases.get(unit_id, {})
         e = events.get(unit_id, {})
         g = coverage.get(unit_id, {})
+        a = attendance.get(unit_id, {})
         f = UnitFigures(
             level=level,
             unit_id=unit_id,
@@ -273,6 +306,9 @@ def unit_figures(*, period: Period, level: str) -> list[UnitFigures]:
             returned=e.get("returned", 0),
             lanes_due=g.get("due", 0),
             lanes_covered=g.get("covered", 0),
+            must_attend=a.get("must_attend", 0),
+            attended=a.get("attended", 0),
+            attended_on_time=a.get("attended_on_time", 0),
         )
         f.due = f.closed + f.overdue_open
         f.compute_rates()
@@ -287,8 +323,8 @@ def totals(figures: list[UnitFigures], *, level: str = "total", name: str = "") 
     for f in figures:
         for attr in ("due", "closed", "closed_on_time", "overdue_open", "rework", "dispatched", "returned"):
             setattr(t, attr, getattr(t, attr) + getattr(f, attr))
-        t.lanes_due += f.lanes_due
-        t.lanes_covered += f.lanes_covered
+        for attr in ("lanes_due", "lanes_covered", "must_attend", "attended", "attended_on_time"):
+            setattr(t, attr, getattr(t, attr) + getattr(f, attr))
     t.compute_rates()
     return t
 

@@ -23,6 +23,8 @@ class RatesSerializer(serializers.Serializer):
     rework_rate = serializers.DecimalField(max_digits=6, decimal_places=2, allow_null=True)
     accurate_dispatch_rate = serializers.DecimalField(max_digits=6, decimal_places=2, allow_null=True)
     patrol_coverage_rate = serializers.DecimalField(max_digits=6, decimal_places=2, allow_null=True)
+    attendance_rate = serializers.DecimalField(max_digits=6, decimal_places=2, allow_null=True)
+    attendance_on_time_rate = serializers.DecimalField(max_digits=6, decimal_places=2, allow_null=True)
 
 
 class UnitFiguresSerializer(serializers.Serializer):
@@ -40,6 +42,9 @@ class UnitFiguresSerializer(serializers.Serializer):
     avg_close_hours = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
     lanes_due = serializers.IntegerField()
     lanes_covered = serializers.IntegerField()
+    must_attend = serializers.IntegerField()
+    attended = serializers.IntegerField()
+    attended_on_time = serializers.IntegerField()
     rates = RatesSerializer()
 
 

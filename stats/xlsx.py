@@ -10,7 +10,14 @@ from openpyxl import Workbook
 
 from stats.models import Bulletin
 
-RATE_KEYS = ("closure_rate", "on_time_closure_rate", "rework_rate", "accurate_dispatch_rate", "patrol_coverage_rate")
+RATE_KEYS = (
+    "closure_rate",
+    "on_time_closure_rate",
+    "rework_rate",
+    "accurate_dispatch_rate",
+    "patrol_coverage_rate",
+    "attendance_rate",
+)
 SHEET_TITLES = {"street_office": "街道排名", "squad": "中队排名", "community": "社区排名"}
 
 
@@ -50,6 +57,7 @@ def bulletin_xlsx(bulletin: Bulletin) -> bytes:
         _("返工率(%)"),
         _("准确派遣率(%)"),
         _("巡查覆盖率(%)"),
+        _("必到到场率(%)"),
         _("榜单"),
     ]
     for s in c["sections"]:

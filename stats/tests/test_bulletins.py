@@ -107,7 +107,8 @@ def test_xlsx_matches_the_page(week_cases, staff, client):
             assert int(h[0]) == x[0] and h[1] == x[1]
             assert float(h[2]) == x[2]  # score
             assert [int(v) for v in h[3:6]] == x[3:6]  # due, closed, closed on time
-            assert [None if v == "—" else float(v) for v in h[6:11]] == x[6:11]  # rates
+            assert [None if v == "—" else float(v) for v in h[6:12]] == x[6:12]  # rates
+            assert h[12] == (x[12] or "")  # red / black list
     squads = [r[1] for r in wb["中队排名"].iter_rows(values_only=True)]
     assert "统计丙中队" in squads  # listed as no data, not ranked
     assert [r[0] for r in page.tables["squad"][1:]] == ["1", "2"]

@@ -190,3 +190,27 @@ def test_domain_example_972_911_737(world):
     assert (a.due, a.closed, a.closed_on_time) == (972, 911, 737)
     assert a.rates["closure_rate"] == Decimal("93.72")
     assert a.rates["on_time_closure_rate"] == Decimal("75.82")
+
+
+def test_must_attend_attendance_rate(world, django_user_model):
+    from cases.models import Attendance, Category
+
+    w = world
+    chief = django_user_model.objects.create_user(username="stats-chief", password="pw-stats-123")
+    must = Category.objects.reportable().filter(must_attend=True).first()
+    assert must is not None, "the seeded categories hold must-attend occasions (六必到)"
+    cases = []
+    for _i in range(4):
+        c = make_case(w, squad=w.sq_a, created=at(17), deadline=at(18))
+        c.category = must
+        c.save(update_fields=["category"])
+        cases.append(c)
+    make_case(w, squad=w.sq_a, created=at(17), deadline=at(18))  # not a must-attend matter
+    for c, late in ((cases[0], False), (cases[1], True)):
+        Attendance.objects.create(case=c, user=chief, point=w.point_w, distance_m=12.0, at=at(17, 11), late=late)
+    Attendance.objects.create(case=cases[0], user=chief, point=w.point_w, distance_m=3.0, at=at(17, 12))  # twice
+    a = by_id(unit_figures(period=WEEK_P, level="squad"))[w.sq_a.pk]
+    assert (a.must_attend, a.attended, a.attended_on_time) == (4, 2, 1)
+    assert a.rates["attendance_rate"] == Decimal("50.00")
+    assert a.rates["attendance_on_time_rate"] == Decimal("25.00")
+    assert by_id(unit_figures(period=WEEK_P, level="squad"))[w.sq_b.pk].rates["attendance_rate"] is None
