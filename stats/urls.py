@@ -9,6 +9,7 @@ router.register("api/stats/bulletins", api.BulletinViewSet, basename="stats-bull
 urlpatterns = [
     path("api/stats/indicators/", api.IndicatorsView.as_view(), name="stats-indicators"),
     path("api/stats/rankings/", api.RankingsView.as_view(), name="stats-rankings"),
+    path("stats/bulletins/", views.bulletin_list, name="stats-bulletin-list"),
     path("stats/bulletins/<int:pk>/", views.bulletin_page, name="stats-bulletin-page"),
     path("stats/bulletins/<int:pk>/xlsx/", views.bulletin_xlsx_view, name="stats-bulletin-xlsx"),
     path("", include(router.urls)),

@@ -3,7 +3,7 @@
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, render
 
 from stats.models import Bulletin
 from stats.permissions import may_read_stats
@@ -18,6 +18,12 @@ def _check(request):
     if not may_read_stats(request.user):
         raise PermissionDenied
     return None
+
+
+def bulletin_list(request):
+    if (denied := _check(request)) is not None:
+        return denied
+    return render(request, "stats/bulletin_list.html", {"bulletins": Bulletin.objects.defer("content", "html")[:200]})
 
 
 def bulletin_page(request, pk: int):
