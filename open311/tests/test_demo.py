@@ -9,7 +9,6 @@ from django.contrib.gis.geos import Point
 from shapely import wkt as shapely_wkt
 
 from cases.models import Case
-from tests.conftest import demo  # noqa: F401  (the session-wide demo fixture; demo users run last)
 
 pytestmark = pytest.mark.django_db
 BASE = "/open311/v2"
