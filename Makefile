@@ -29,4 +29,4 @@ format:
 	@.venv/bin/ruff check --fix . && .venv/bin/ruff format .
 
 bench:
-	@bash scripts/bench.sh
+	@bash scripts/bench.sh $(ARGS)

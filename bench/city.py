@@ -98,7 +98,7 @@ def build(*, lanes: int = 100_000, offices_per_side: int = 4, communities_per_of
             """
             INSERT INTO lanes_lane (name, name_zh, kind, geom, source_key, osm_way_ids, tags, created_at, updated_at)
             SELECT name, name,
-                   CASE WHEN street % 10 = 0 THEN 'main' WHEN street % 5 = 0 THEN 'secondary' ELSE 'back' END,
+                   CASE WHEN street %% 10 = 0 THEN 'main' WHEN street %% 5 = 0 THEN 'secondary' ELSE 'back' END,
                    ST_Multi(ST_Transform(ST_SetSRID(ST_MakeLine(ARRAY[
                        ST_MakePoint(ax, ay),
                        ST_MakePoint((ax + bx) / 2 + (random() - 0.5) * 16, (ay + by) / 2 + (random() - 0.5) * 16),
@@ -136,9 +136,14 @@ def build(*, lanes: int = 100_000, offices_per_side: int = 4, communities_per_of
 
 
 def exists() -> bool:
+    """A complete city is there: its district and its lanes (a build interrupted half-way does not count)."""
     from grid.models import Area
+    from lanes.models import Lane
 
-    return Area.objects.filter(code=DISTRICT_CODE).exists()
+    return (
+        Area.objects.filter(code=DISTRICT_CODE).exists()
+        and Lane.objects.filter(source_key__startswith="bench:").exists()
+    )
 
 
 def bbox() -> list[float]:

@@ -315,6 +315,8 @@ def main() -> int:
     started = time.time()
     facts = machine_facts()
     log(f"machine: {facts['cores']} cores, {facts['cpu']}, {facts['postgresql']}, PostGIS {facts['postgis']}")
+    from grid.models import Area
+
     lanes_file = os.environ.get("BENCH_LANES")
     if lanes_file:
         from lanes.importers.osm import import_osm
@@ -327,7 +329,7 @@ def main() -> int:
         }
     else:
         if args.rebuild or not city.exists():
-            if city.exists():
+            if city.exists() or Area.objects.filter(code=city.DISTRICT_CODE).exists():
                 log("dataset: dropping the previous synthetic city")
                 with connection.cursor() as cur:
                     cur.execute("TRUNCATE lanes_lane, grid_area RESTART IDENTITY CASCADE")

@@ -9,7 +9,7 @@ export DJANGO_TESTING=1
 echo "==> ruff"
 .venv/bin/ruff check .
 echo "==> pytest"
-mkdir -p test-artifacts
+mkdir -p test-artifacts .staticfiles
 set +e
 .venv/bin/pytest --create-db -p no:cacheprovider "$@"
 rc=$?
