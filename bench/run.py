@@ -211,8 +211,10 @@ class Gunicorn:
 
     def peak_rss_mb(self) -> float:
         total = 0
-        out = subprocess.run(["pgrep", "-g", str(os.getpgid(self.proc.pid))], capture_output=True, text=True).stdout
-        for pid in out.split():
+        pids = [str(self.proc.pid)]
+        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout
+        pids += out.split()
+        for pid in pids:
             try:
                 for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                     if line.startswith("VmHWM"):
@@ -239,7 +241,7 @@ def scenario_lookups(bbox: list[float]) -> list[dict]:
         ("nearest lane (HTTP)", "/api/lanes/nearest/", "&within=50", ROOT / "bench/sql/nearest.sql"),
         ("containing areas (HTTP)", "/api/areas/at/", "", ROOT / "bench/sql/areas_at.sql"),
     ]
-    workers = int(os.environ.get("BENCH_GUNICORN_WORKERS", "4"))
+    workers = int(os.environ.get("BENCH_GUNICORN_WORKERS", "3"))
     with Gunicorn(workers) as server:
         for name, path, extra, sql in cases:
             log(f"scenario: {name} — warming up")
@@ -299,8 +301,36 @@ def write_markdown(result: dict, path: Path) -> None:
         "statements. Server peak memory (all gunicorn processes, VmHWM): "
         f"{result['scenarios'][0].get('server_peak_rss_mb', '?')} MB.",
         "",
-        "Not yet measured (their features are not built yet): case submission end to end, patrol coverage for 3,000 "
-        "tracks, dashboard page and vector tiles, weekly ranking over 1,000,000 cases.",
+    ]
+    dash_file = ROOT / "bench/results/dashboard.json"
+    if dash_file.exists():
+        d = json.loads(dash_file.read_text())
+        srv, br = d["server"], d.get("browser", {})
+        lines += [
+            "## Street-office dashboard (`bench/dashboard.py`)",
+            "",
+            f"One street office with {d['built']['lanes']:,} lanes, {d['built']['grid_cells']:,} grid cells, 10,000 open and "
+            f"5,000 closed cases, opened at zoom {srv['zoom']} (median of {srv['rounds']}):",
+            "",
+            "| response | server time (median) | bytes | gzip bytes |",
+            "|---|---|---|---|",
+        ]
+        for name, r in srv["responses"].items():
+            lines.append(f"| {name} | {r['median_s']} s | {r['bytes']:,} | {r['gzip_bytes']:,} |")
+        lines += [
+            f"| **total** | page then layers in parallel: {srv['server_seconds_page_then_parallel_layers']} s "
+            f"(sequential {srv['server_seconds_sequential']} s) | {srv['total_bytes']:,} | {srv['total_gzip_bytes']:,} |",
+            "",
+            f"In Chromium (headless, no tiles): default layers drawn in {br.get('default_layers_median_s', '?')} s, all five "
+            f"layers in {br.get('all_layers_median_s', '?')} s; drawn: {br.get('drawn', {})}. Target: under 2 s and 3 MB.",
+            f"The district-wide view ({d['district_view']['area']}, zoom {d['district_view']['zoom']}) ships "
+            f"{d['district_view']['total_bytes']:,} bytes: lanes and cells are not sent below zoom 13.",
+            "",
+        ]
+    lines += [
+        "Not yet measured: case submission end to end, patrol coverage for 3,000 tracks (one informal run: 39 s for "
+        "90,312 lanes, see patrols/README.md), vector tiles (not used: layers are served per map view as simplified "
+        "GeoJSON), weekly ranking over 1,000,000 cases (informal: stats/README.md).",
         "",
     ]
     path.write_text("\n".join(lines), encoding="utf-8")

@@ -15,6 +15,6 @@ echo "==> migrating the bench database"
 DEBUG=true .venv/bin/python manage.py migrate --noinput -v 0
 # gunicorn runs with DEBUG off: static files come from STATIC_ROOT through whitenoise.
 SECRET_KEY=collectstatic-only .venv/bin/python manage.py collectstatic --noinput -v 0
-DEBUG=true .venv/bin/python bench/run.py "$@"
 echo "==> street-office dashboard at scale"
 DEBUG=true .venv/bin/python bench/dashboard.py
+DEBUG=true .venv/bin/python bench/run.py "$@"
