@@ -62,3 +62,34 @@ def ancestors(area: Area) -> list[Area]:
     """The areas above `area`, outermost first (their codes are prefixes of its code). One query."""
     prefixes = [area.code[:n] for n in (6, 9, 12) if n < len(area.code)]
     return list(Area.objects.filter(code__in=prefixes).order_by("depth"))
+
+
+# The hot path of GET /api/areas/at/: one raw statement, plain rows (Area.objects.covering with the ORM costs several
+# times the query itself in query building). Same semantics: covers (interior or boundary), outermost first.
+AREAS_AT_SQL = """
+SELECT a.level, a.code, a.name, a.illustrative, p.code
+FROM grid_area a LEFT JOIN grid_area p ON p.id = a.parent_id
+WHERE ST_Intersects(a.geom, ST_SetSRID(ST_MakePoint(%s, %s), 4326))
+ORDER BY a.depth, a.code
+"""
+
+
+def areas_at_rows(lon: float, lat: float) -> list[dict]:
+    from django.db import connection
+
+    from grid.models import Level
+
+    with connection.cursor() as cursor:
+        cursor.execute(AREAS_AT_SQL, [lon, lat])
+        rows = cursor.fetchall()
+    return [
+        {
+            "level": level,
+            "level_name": str(Level(level).label),
+            "code": code,
+            "name": name,
+            "illustrative": illustrative,
+            "parent": parent,
+        }
+        for level, code, name, illustrative, parent in rows
+    ]

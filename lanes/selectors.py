@@ -91,3 +91,49 @@ def nearest_lane_ids_sql(queryset, point: Point, *, within: D | None = None, lim
     if within is not None:
         qs = qs.filter(distance_m__lte=float(within.m))
     return qs.order_by("distance_m", "pk")[:limit]
+
+
+# The hot path of GET /api/lanes/nearest/: the algorithm of nearest_lane_ids_sql written once as SQL, so a lookup
+# costs one prepared-shape statement and no ORM query building (which cost ~10× the query itself). Kept equal to the
+# ORM version by lanes/tests/test_nearest.py.
+_PT = "ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)"
+NEAREST_SQL = f"""
+SELECT l.id, l.name, l.name_zh, l.kind, l.length_m, c.code, c.name,
+       ST_Distance(l.geom::geography, {_PT}::geography) AS distance_m
+FROM lanes_lane l
+LEFT JOIN grid_area c ON c.id = l.community_id
+WHERE ST_DWithin(l.geom, {_PT}, (
+        SELECT CASE WHEN %(abslat)s + s.r / {METRES_PER_DEGREE_MIN} >= {POLAR_LAT} THEN 360.0
+               ELSE {DEGREE_MARGIN} * s.r / ({METRES_PER_DEGREE_MIN} * cos(radians(%(abslat)s + s.r / {METRES_PER_DEGREE_MIN})))
+                    + {DEGREE_SLACK} END
+        FROM (SELECT LEAST(max(k.d), %(within)s) AS r FROM (
+                SELECT ST_Distance(geom::geography, {_PT}::geography) AS d
+                FROM lanes_lane ORDER BY geom <-> {_PT} LIMIT %(limit)s) k OFFSET 0) s))
+  AND ST_Distance(l.geom::geography, {_PT}::geography) <= %(within)s
+ORDER BY distance_m, l.id
+LIMIT %(limit)s
+"""
+
+
+def nearest_lanes(lon: float, lat: float, *, within_m: float, limit: int) -> list[dict]:
+    """The `limit` lanes nearest to (lon, lat) in WGS-84 within `within_m` metres, as plain rows for the API."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            NEAREST_SQL,
+            {"lon": lon, "lat": lat, "abslat": min(abs(lat), 90.0), "within": float(within_m), "limit": int(limit)},
+        )
+        rows = cursor.fetchall()
+    return [
+        {
+            "id": row[0],
+            "name": row[1],
+            "name_zh": row[2],
+            "kind": row[3],
+            "length_m": round(float(row[4]), 1),
+            "community": {"code": row[5], "name": row[6]} if row[5] is not None else None,
+            "distance_m": round(float(row[7]), 1),
+        }
+        for row in rows
+    ]

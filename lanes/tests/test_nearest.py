@@ -126,3 +126,23 @@ def test_nearest_honours_queryset_filters(brute_force, db):
         back = sorted(truth[i] for i, lane_id in enumerate(ids) if kinds[lane_id] == "back")
         assert [lane.kind for lane in got] == ["back", "back"]
         assert [lane.distance_m for lane in got] == pytest.approx(back[:2], abs=TIE_M)
+
+
+def test_api_hot_path_sql_equals_the_orm_nearest(brute_force, db):
+    """The API's raw statement (lanes.selectors.nearest_lanes) and Lane.objects.nearest agree, lane for lane."""
+    from django.contrib.gis.geos import Point
+    from django.contrib.gis.measure import D
+
+    from lanes.models import Lane
+    from lanes.selectors import nearest_lanes
+
+    compared = 0
+    for lon, lat in random_points(200, seed=7):
+        for within in (30.0, 200.0):
+            raw = nearest_lanes(lon, lat, within_m=within, limit=3)
+            orm = list(Lane.objects.nearest(Point(lon, lat, srid=4326), within=D(m=within), limit=3))
+            assert [r["id"] for r in raw] == [lane.pk for lane in orm]
+            for r, lane in zip(raw, orm, strict=True):
+                assert r["distance_m"] == round(lane.distance_m, 1)
+            compared += len(raw)
+    assert compared > 100  # the points really hit lanes
