@@ -2,7 +2,7 @@
 #   make run   — install what is missing, start a project-local PostGIS (unless DATABASE_URL is set),
 #                migrate, load the demo once, start the worker and serve http://127.0.0.1:8000
 #   make test  — the same set-up, then ruff and the whole test suite against PostGIS
-.PHONY: run test stop setup db worker lint format bench backup restore
+.PHONY: run test stop setup db worker lint format bench reliability backup restore
 
 run:
 	@bash scripts/run.sh
@@ -30,3 +30,12 @@ format:
 
 bench:
 	@bash scripts/bench.sh $(ARGS)
+
+reliability:
+	@bash scripts/reliability.sh $(ARGS)
+
+backup:
+	@bash scripts/backup.sh $(ARGS)
+
+restore:
+	@bash scripts/restore.sh $(ARGS)

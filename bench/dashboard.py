@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import json
 import math
 import os
 import sys
@@ -346,6 +345,88 @@ def measure_browser(area_code: str, rounds: int) -> dict:
     }
 
 
+NAME = "dashboard"
+
+
+def collect(*, rounds: int = 5, browser: bool = True) -> dict:
+    from grid.models import Area
+
+    built = None
+    if not Area.objects.filter(code=OFFICE).exists():
+        log("building the dashboard bench street office …")
+        built = build()
+    result = {"built": built or built_counts(), "server": measure(rounds, OFFICE)}
+    from bench import city
+
+    # the city-wide view: the synthetic 100,000-lane city of bench/city.py when it is there, else our district
+    wide = city.DISTRICT_CODE if Area.objects.filter(code=city.DISTRICT_CODE).exists() else DISTRICT
+    result["district_view"] = measure(rounds, wide)
+    if browser:
+        result["browser"] = measure_browser(OFFICE, max(2, rounds // 2))
+    srv, br = result["server"], result.get("browser", {})
+    result["targets"] = {"seconds_max": 2.0, "bytes_max": 3_000_000}
+    drawn_s = br.get("default_layers_median_s")
+    result["met"] = (
+        srv["server_seconds_page_then_parallel_layers"] < 2.0
+        and srv["total_bytes"] < 3_000_000
+        and (drawn_s is None or drawn_s < 2.0)
+    )
+    return result
+
+
+def built_counts() -> dict:
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT (SELECT count(*) FROM lanes_lane WHERE source_key LIKE 'benchdash:%%'),"
+            " (SELECT count(*) FROM grid_area WHERE level = 'grid_cell' AND code LIKE %s)",
+            [OFFICE + "%"],
+        )
+        lanes, cells = cur.fetchone()
+    return {"lanes": lanes, "grid_cells": cells}
+
+
+def run(ctx) -> dict:
+    return collect(rounds=int(os.environ.get("BENCH_DASHBOARD_ROUNDS", "5")), browser=True)
+
+
+def summary(result: dict) -> list[str]:
+    srv, br = result["server"], result.get("browser", {})
+    return [
+        f"dashboard: server {srv['server_seconds_page_then_parallel_layers']} s, {srv['total_bytes']:,} bytes, "
+        f"drawn in Chromium in {br.get('default_layers_median_s', '?')} s"
+    ]
+
+
+def markdown(d: dict) -> list[str]:
+    srv, br = d["server"], d.get("browser", {})
+    lines = [
+        "## Street-office dashboard (`bench/dashboard.py`)",
+        "",
+        f"One street office with {d['built']['lanes']:,} lanes, {d['built']['grid_cells']:,} grid cells, 10,000 open and "
+        f"5,000 closed cases, opened at zoom {srv['zoom']} (median of {srv['rounds']}):",
+        "",
+        "| response | server time (median) | bytes | gzip bytes |",
+        "|---|---|---|---|",
+    ]
+    for name, r in srv["responses"].items():
+        lines.append(f"| {name} | {r['median_s']} s | {r['bytes']:,} | {r['gzip_bytes']:,} |")
+    lines += [
+        f"| **total** | page then layers in parallel: {srv['server_seconds_page_then_parallel_layers']} s "
+        f"(sequential {srv['server_seconds_sequential']} s) | {srv['total_bytes']:,} | {srv['total_gzip_bytes']:,} |",
+        "",
+        f"In Chromium (headless, no tiles): default layers drawn in {br.get('default_layers_median_s', '?')} s, all five "
+        f"layers in {br.get('all_layers_median_s', '?')} s; drawn: {br.get('drawn', {})}. Target: under 2 s and 3 MB — "
+        f"{'met' if d.get('met') else 'missed'}.",
+        f"The district-wide view ({d['district_view']['area']}, zoom {d['district_view']['zoom']}) ships "
+        f"{d['district_view']['total_bytes']:,} bytes: lanes and cells are not sent below zoom 13.",
+        "",
+        "Vector tiles are not used: the dashboard's layers are served per map view as simplified GeoJSON, so there is no "
+        "tile scenario to measure.",
+        "",
+    ]
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -353,27 +434,14 @@ def main() -> None:
     parser.add_argument("--drop", action="store_true", help="remove the synthetic street office and stop")
     parser.add_argument("--no-browser", action="store_true")
     args = parser.parse_args()
-    from grid.models import Area
-
     if args.drop or args.rebuild:
         drop()
         if args.drop:
             return
-    built = None
-    if not Area.objects.filter(code=OFFICE).exists():
-        log("building the dashboard bench street office …")
-        built = build()
-    result = {"built": built, "server": measure(args.rounds, OFFICE)}
-    from bench import city
+    result = collect(rounds=args.rounds, browser=not args.no_browser)
+    from bench.common import save_result
 
-    # the city-wide view: the synthetic 100,000-lane city of bench/city.py when it is there, else our district
-    wide = city.DISTRICT_CODE if Area.objects.filter(code=city.DISTRICT_CODE).exists() else DISTRICT
-    result["district_view"] = measure(args.rounds, wide)
-    if not args.no_browser:
-        result["browser"] = measure_browser(OFFICE, max(2, args.rounds // 2))
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "dashboard.json").write_text(json.dumps(result, ensure_ascii=False, indent=2))
+    save_result(NAME, result)
     s = result["server"]
     print(f"dashboard of one street office (1,000 lanes / 2,000 cells / 10,000 open cases), zoom {s['zoom']}:")
     print(f"{'response':<12}{'median s':>10}{'max s':>9}{'bytes':>12}{'gzip':>10}")
