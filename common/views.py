@@ -2,7 +2,10 @@ from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 
+from common.access import public_view
 
+
+@public_view
 @require_GET
 def healthz(request):
     """Liveness + database reachability, for load balancers and docker-compose health checks."""

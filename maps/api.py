@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import wraps
 
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
@@ -20,6 +19,7 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.gzip import gzip_page
 from django.views.decorators.http import require_GET
 
+from common.access import login_required_json, public_view
 from common.geo import CoordinateError, parse_number, point_from_params
 from maps import dashboard, selectors
 
@@ -30,6 +30,7 @@ def _bad_request(message: str) -> JsonResponse:
     return JsonResponse({"detail": message}, status=400)
 
 
+@public_view
 @require_GET
 @gzip_page
 @cache_control(public=True, max_age=60)
@@ -44,6 +45,7 @@ def lookup_lanes(request):
     return HttpResponse(body, content_type="application/geo+json; charset=utf-8")
 
 
+@public_view
 @require_GET
 def lookup_nearest(request):
     """GET ?lat&lon[&coordsys=wgs84|gcj02][&within=metres] → {"lane": {...} | null, "within_m": …}."""
@@ -123,18 +125,6 @@ def _view(request) -> tuple[selectors.BBox | None, float | None]:
     bbox = selectors.parse_bbox(request.GET["bbox"]) if request.GET.get("bbox") else None
     zoom = parse_number(request.GET["zoom"], "zoom") if request.GET.get("zoom") else None
     return bbox, zoom
-
-
-def login_required_json(view):
-    """Like login_required, but an anonymous request gets 401 JSON (these are fetched by scripts, not browsed)."""
-
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return JsonResponse({"detail": _("请先登录")}, status=401)
-        return view(request, *args, **kwargs)
-
-    return wrapped
 
 
 def _layer(kind: str):

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
+from common.access import public_view
 from open311 import selectors, serializers, services
 from open311.renderers import JSON_TYPE, XML_TYPE, render, render_errors
 from open311.services import Open311Error
@@ -30,7 +31,8 @@ def georeport(*methods):
             except Open311Error as exc:
                 return render_errors([(exc.status_code, exc.message)], fmt=fmt, status=exc.status_code)
 
-        return csrf_exempt(wrapper)
+        # Open to anyone: reads are public and writes are authorised by the api_key parameter, not by a login.
+        return public_view(csrf_exempt(wrapper))
 
     return decorate
 
