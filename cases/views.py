@@ -71,20 +71,52 @@ def report(request):
     return redirect(f"{reverse('cases-track')}?code={result.case.tracking_code}&new=1")
 
 
+@require_http_methods(["GET", "POST"])
 def track(request):
-    """The state of a report, by its tracking code (public fields only)."""
-    code = (request.GET.get("code") or "").strip()
+    """The state of a report, by its tracking code (public fields only); once closed, the reporter may rate it
+    (stats.services.rate_case: anonymous reports through the code, account reports as that account)."""
+    from stats import services as stats_services
+    from stats.models import CaseRating
+
+    code = (request.POST.get("code") if request.method == "POST" else request.GET.get("code")) or ""
+    code = code.strip()
+    rating_error, status = "", 200
+    if request.method == "POST":
+        try:
+            stats_services.rate_case(
+                tracking_code=code,
+                score=request.POST.get("score"),
+                comment=request.POST.get("comment", ""),
+                user=request.user,
+            )
+            return redirect(f"{reverse('cases-track')}?code={code.upper()}&rated=1")
+        except stats_services.StatsError as exc:
+            rating_error, status = exc.message, exc.status_code
     case = selectors.by_tracking_code(code) if code else None
     view = selectors.public_view(case) if case else None
+    rating = None
     if view:
         labels = _action_labels()
         for event in view["timeline"]:
             event["label"] = labels.get(event["action"], event["action"])
-    status = 404 if code and case is None else 200
+        rating = CaseRating.objects.filter(case=case).first()
+        mine = case.reporter_id is None or (request.user.is_authenticated and request.user.pk == case.reporter_id)
+        view["may_rate"] = case.status == "closed" and rating is None and mine
+        view["rate_needs_login"] = case.status == "closed" and rating is None and not mine
+    if code and case is None:
+        status = 404
     return render(
         request,
         "cases/track.html",
-        {"code": code, "view": view, "new": request.GET.get("new") == "1"},
+        {
+            "code": code,
+            "view": view,
+            "new": request.GET.get("new") == "1",
+            "rated": request.GET.get("rated") == "1",
+            "rating": rating,
+            "rating_error": rating_error,
+            "scores": [(5, _("非常满意")), (4, _("满意")), (3, _("一般")), (2, _("不满意")), (1, _("非常不满意"))],
+        },
         status=status,
     )
 

@@ -426,7 +426,9 @@ def _coverage_figures(levels, t, period: Period) -> list[dict]:
                 " WHERE so.parent_id IS NOT NULL"
             )
         elif level == "department":
-            parts.append("SELECT 'department' AS lvl, dep AS unit, g.covered FROM g CROSS JOIN LATERAL unnest(g.department_ids) dep")
+            parts.append(
+                "SELECT 'department' AS lvl, dep AS unit, g.covered FROM g CROSS JOIN LATERAL unnest(g.department_ids) dep"
+            )
     if not parts:
         return []
     sql = f"""

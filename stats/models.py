@@ -64,7 +64,9 @@ class CaseRating(models.Model):
         indexes = [models.Index(fields=["rated_at"], name="stats_rating_rated_at")]
         constraints = [
             models.CheckConstraint(condition=models.Q(score__gte=1, score__lte=5), name="rating_score_1_5"),
-            models.CheckConstraint(condition=models.Q(rated_at__gte=models.F("case_closed_at")), name="rating_after_close"),
+            models.CheckConstraint(
+                condition=models.Q(rated_at__gte=models.F("case_closed_at")), name="rating_after_close"
+            ),
             models.CheckConstraint(
                 condition=models.Q(channel="tracking_code") | models.Q(channel="account", user__isnull=False),
                 name="rating_account_has_user",
@@ -111,9 +113,7 @@ class SatisfactionSurvey(models.Model):
     score = models.DecimalField(_("满意度得分(0–100)"), max_digits=5, decimal_places=2)
     sample_size = models.PositiveIntegerField(_("样本数"))
     note = models.CharField(_("说明"), max_length=200, blank=True)
-    entered_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.PROTECT, related_name="+", verbose_name=_("录入人")
-    )
+    entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+", verbose_name=_("录入人"))
     entered_at = models.DateTimeField(_("录入时间"))
 
     class Meta:
@@ -139,11 +139,16 @@ class SatisfactionSurvey(models.Model):
             models.CheckConstraint(
                 condition=models.Q(method__in=["phone", "visit", "online"]), name="survey_method_known"
             ),
+            models.UniqueConstraint(
+                fields=["level", "area", "squad", "department", "period_start", "period_end", "method"],
+                name="survey_unique_unit_period_method",
+                nulls_distinct=False,
+            ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.get_level_display()} {self.unit_id} {self.period_start} {self.get_method_display()}"
 
     @property
     def unit_id(self) -> int:
         return self.area_id or self.squad_id or self.department_id
-
-    def __str__(self) -> str:
-        return f"{self.get_level_display()} {self.unit_id} {self.period_start} {self.get_method_display()}"

@@ -27,3 +27,16 @@ class BulletinPublisher(BasePermission):
         if request.method in ("GET", "HEAD", "OPTIONS"):
             return may_read_stats(request.user)
         return may_publish(request.user)
+
+
+class SurveyPermission(BasePermission):
+    """Reading surveys: statistics readers; entering them: the model permission stats.add_satisfactionsurvey."""
+
+    message = "仅有录入权限的工作人员可录入满意度调查结果"
+
+    def has_permission(self, request, view) -> bool:
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return may_read_stats(request.user)
+        return bool(
+            request.user and request.user.is_authenticated and request.user.has_perm("stats.add_satisfactionsurvey")
+        )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from stats.indicators import Period, totals, unit_figures
+from stats.indicators import Period, all_unit_figures, totals, unit_figures
 from stats.models import Bulletin
 from stats.rankings import rank
 
@@ -13,6 +13,7 @@ ROW_PX = 18
 TREND_WEEKS = 8
 TREND_COL_PX = 48
 TREND_MAX_PX = 120
+BULLETIN_LEVELS = ("street_office", "department", "squad", "community")
 
 
 def ranking_rows(rk) -> list[dict]:
@@ -22,11 +23,10 @@ def ranking_rows(rk) -> list[dict]:
 def bulletin_content(period: Period) -> dict:
     """Everything a bulletin shows, as JSON-ready data (Decimals as strings). Frozen by publish_bulletin."""
     sections = []
-    office_figures = []
-    for level in ("street_office", "squad", "community"):
-        figures = unit_figures(period=period, level=level)
-        if level == "street_office":
-            office_figures = figures
+    by_level = all_unit_figures(period=period, levels=BULLETIN_LEVELS)
+    office_figures = by_level["street_office"]
+    for level in BULLETIN_LEVELS:
+        figures = by_level[level]
         rk = rank(figures, level=level, period=period)
         rows = ranking_rows(rk)
         for i, row in enumerate(rows):  # bar chart geometry, frozen with the figures
@@ -40,7 +40,8 @@ def bulletin_content(period: Period) -> dict:
                 "no_data": [f.as_dict() for f in rk.no_data],
                 "red": rk.red,
                 "black": rk.black,
-                "total": totals(figures).as_dict() if level != "squad" else None,
+                # squads and departments overlap (a case counts for every department holding its lane): no total
+                "total": totals(figures).as_dict() if level in ("street_office", "community") else None,
                 "chart_height": len(rows) * ROW_PX,
             }
         )

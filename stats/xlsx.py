@@ -15,10 +15,12 @@ RATE_KEYS = (
     "on_time_closure_rate",
     "rework_rate",
     "accurate_dispatch_rate",
+    "on_time_dispatch_rate",
     "patrol_coverage_rate",
     "attendance_rate",
+    "satisfaction_rate",
 )
-SHEET_TITLES = {"street_office": "街道排名", "squad": "中队排名", "community": "社区排名"}
+SHEET_TITLES = {"street_office": "街道排名", "department": "部门排名", "squad": "中队排名", "community": "社区排名"}
 
 
 def _num(value):
@@ -56,8 +58,10 @@ def bulletin_xlsx(bulletin: Bulletin) -> bytes:
         _("按期结案率(%)"),
         _("返工率(%)"),
         _("准确派遣率(%)"),
+        _("按时派遣率(%)"),
         _("巡查覆盖率(%)"),
         _("必到到场率(%)"),
+        _("群众满意度"),
         _("榜单"),
     ]
     for s in c["sections"]:
@@ -73,7 +77,7 @@ def bulletin_xlsx(bulletin: Bulletin) -> bytes:
                     r["due"],
                     r["closed"],
                     r["closed_on_time"],
-                    *[_num(r["rates"][k]) for k in RATE_KEYS],
+                    *[_num(r["rates"].get(k)) for k in RATE_KEYS],
                     mark,
                 ]
             )

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings
-from django.contrib.gis.geos import GEOSGeometry, MultiLineString, Point
+from django.contrib.gis.geos import GEOSGeometry, LineString, MultiLineString, Point
 
 from cases.tests.conftest import box, osm_streets
 
@@ -31,7 +31,7 @@ def world(db):
     from cases.seed import seed_categories
     from grid.models import Area
     from lanes.models import Lane
-    from people.models import Squad, SquadKind
+    from people.models import Department, Squad, SquadKind, WorkGroup
 
     seed_categories(Category)
     src = "测试用示意边界，非官方"
@@ -84,20 +84,47 @@ def world(db):
         geom=MultiLineString(*[GEOSGeometry(g.wkt) for g in street.geoms], srid=settings.GEO_SRID),
         source_key="stats-test:福州路",
     )
+    w.lane2 = Lane.objects.create(
+        name="统计测试巷",  # a made-up test lane, not a real street
+        geom=MultiLineString(LineString((121.480, 31.236), (121.483, 31.236)), srid=settings.GEO_SRID),
+        source_key="stats-test:lane2",
+    )
+    # Departments answer for the lanes of their work groups: X holds 福州路, Y holds 福州路 and the test lane,
+    # Z holds none.
+    w.dep_x = Department.objects.create(name="统计甲部门", code="SD01", street_office=w.so_w)
+    w.dep_y = Department.objects.create(name="统计乙部门", code="SD02", street_office=w.so_e)
+    w.dep_z = Department.objects.create(name="统计丙部门", code="SD03")
+    WorkGroup.objects.create(name="甲一组", department=w.dep_x).lanes.add(w.lane)
+    WorkGroup.objects.create(name="乙一组", department=w.dep_y).lanes.add(w.lane, w.lane2)
+    WorkGroup.objects.create(name="乙二组", department=w.dep_y).lanes.add(w.lane)  # two groups, one lane: once
     w.point_w = Point(121.466, 31.238, srid=settings.GEO_SRID)  # in community N of street office W
     w.point_e = Point(121.485, 31.238, srid=settings.GEO_SRID)
     return w
 
 
 def make_case(
-    w, *, squad, created, status="accepted", deadline=None, closed=None, office=None, community=None, point=None
+    w,
+    *,
+    squad,
+    created,
+    status="accepted",
+    deadline=None,
+    closed=None,
+    office=None,
+    community=None,
+    point=None,
+    lane=None,
+    category=None,
+    reporter=None,
 ):
     from cases.models import Case
 
     office = office or squad.street_office
     return Case.objects.create(
         tracking_code=f"ST{next(_codes):08d}",
-        category=w.category,
+        category=category or w.category,
+        lane=lane,
+        reporter=reporter,
         point=point or (w.point_w if office == w.so_w else w.point_e),
         street_office=office,
         community=community if community is not None else (w.c_n if office == w.so_w else None),

@@ -56,9 +56,9 @@ def staff(world, django_user_model):
 @pytest.fixture
 def week_cases(world):
     w = world
-    make_case(w, squad=w.sq_a, created=at(16), status="closed", deadline=at(18), closed=at(17))
+    make_case(w, squad=w.sq_a, created=at(16), status="closed", deadline=at(18), closed=at(17), lane=w.lane)
     make_case(w, squad=w.sq_a, created=at(16), status="accepted", deadline=at(18))
-    make_case(w, squad=w.sq_b, created=at(16), status="closed", deadline=at(17), closed=at(18))
+    make_case(w, squad=w.sq_b, created=at(16), status="closed", deadline=at(17), closed=at(18), lane=w.lane2)
     return w
 
 
@@ -98,7 +98,7 @@ def test_xlsx_matches_the_page(week_cases, staff, client):
     resp = client.get(f"/stats/bulletins/{b.pk}/xlsx/")
     assert resp.status_code == 200
     wb = load_workbook(io.BytesIO(resp.content))
-    for level, title in (("street_office", "街道排名"), ("squad", "中队排名")):
+    for level, title in (("street_office", "街道排名"), ("squad", "中队排名"), ("department", "部门排名")):
         sheet = [list(r) for r in wb[title].iter_rows(values_only=True)]
         html_rows = page.tables[level][1:]
         xlsx_ranked = [r for r in sheet[1:] if r[0] is not None]
@@ -107,8 +107,8 @@ def test_xlsx_matches_the_page(week_cases, staff, client):
             assert int(h[0]) == x[0] and h[1] == x[1]
             assert float(h[2]) == x[2]  # score
             assert [int(v) for v in h[3:6]] == x[3:6]  # due, closed, closed on time
-            assert [None if v == "—" else float(v) for v in h[6:12]] == x[6:12]  # rates
-            assert h[12] == (x[12] or "")  # red / black list
+            assert [None if v == "—" else float(v) for v in h[6:14]] == x[6:14]  # rates
+            assert h[14] == (x[14] or "")  # red / black list
     squads = [r[1] for r in wb["中队排名"].iter_rows(values_only=True)]
     assert "统计丙中队" in squads  # listed as no data, not ranked
     assert [r[0] for r in page.tables["squad"][1:]] == ["1", "2"]
