@@ -149,6 +149,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # Offline: no call to validator.swagger.io from the browser.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # stats: the unit levels of indicators, rankings and satisfaction surveys (another "level" is the area level)
+    "ENUM_NAME_OVERRIDES": {"StatsUnitLevelEnum": "stats.models.SurveyLevel"},
 }
 
 # Map base layers: "osm", "tianditu" (needs TIANDITU_KEY), "amap" (GCJ-02), a URL template, or "none".
