@@ -74,14 +74,8 @@ ORDER BY a.depth, a.code
 """
 
 
-def areas_at_rows(lon: float, lat: float) -> list[dict]:
-    from django.db import connection
-
-    from grid.models import Level
-
-    with connection.cursor() as cursor:
-        cursor.execute(AREAS_AT_SQL, [lon, lat])
-        rows = cursor.fetchall()
+def area_rows(rows) -> list[dict]:
+    """Rows of AREAS_AT_SQL as the API shows them (level names in the active language)."""
     return [
         {
             "level": level,
@@ -93,3 +87,12 @@ def areas_at_rows(lon: float, lat: float) -> list[dict]:
         }
         for level, code, name, illustrative, parent in rows
     ]
+
+
+def areas_at_rows(lon: float, lat: float) -> list[dict]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(AREAS_AT_SQL, [lon, lat])
+        rows = cursor.fetchall()
+    return area_rows(rows)

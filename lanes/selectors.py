@@ -115,16 +115,16 @@ LIMIT %(limit)s
 """
 
 
-def nearest_lanes(lon: float, lat: float, *, within_m: float, limit: int) -> list[dict]:
-    """The `limit` lanes nearest to (lon, lat) in WGS-84 within `within_m` metres, as plain rows for the API."""
-    from django.db import connection
+def nearest_params(lon: float, lat: float, *, within_m: float, limit: int) -> dict:
+    """The parameters of NEAREST_SQL (the fast path of config/wsgi.py binds them in this order, NEAREST_ARGS)."""
+    return {"lon": lon, "lat": lat, "abslat": min(abs(lat), 90.0), "within": float(within_m), "limit": int(limit)}
 
-    with connection.cursor() as cursor:
-        cursor.execute(
-            NEAREST_SQL,
-            {"lon": lon, "lat": lat, "abslat": min(abs(lat), 90.0), "within": float(within_m), "limit": int(limit)},
-        )
-        rows = cursor.fetchall()
+
+NEAREST_ARGS = ("lon", "lat", "abslat", "within", "limit")
+
+
+def nearest_rows(rows) -> list[dict]:
+    """Rows of NEAREST_SQL as the API shows them."""
     return [
         {
             "id": row[0],
@@ -137,3 +137,13 @@ def nearest_lanes(lon: float, lat: float, *, within_m: float, limit: int) -> lis
         }
         for row in rows
     ]
+
+
+def nearest_lanes(lon: float, lat: float, *, within_m: float, limit: int) -> list[dict]:
+    """The `limit` lanes nearest to (lon, lat) in WGS-84 within `within_m` metres, as plain rows for the API."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(NEAREST_SQL, nearest_params(lon, lat, within_m=within_m, limit=limit))
+        rows = cursor.fetchall()
+    return nearest_rows(rows)
