@@ -263,10 +263,11 @@ def _keyed(src: str, levels, t: dict, *, squad_col: str = "squad_id") -> str:
                 " WHERE so.parent_id IS NOT NULL"
             )
         elif level == "department":
+            # from the rows' lanes to their work groups (index on the lane), each department once per row
             parts.append(
-                f"SELECT 'department' AS lvl, ld.department_id AS unit, s.* FROM {src} s JOIN ("
-                f"SELECT DISTINCT wl.lane_id, wg.department_id FROM {t['workgroup_lanes']} wl"
-                f" JOIN {t['workgroup']} wg ON wg.id = wl.workgroup_id) ld ON ld.lane_id = s.lane_id"
+                f"SELECT 'department' AS lvl, ld.department_id AS unit, s.* FROM {src} s CROSS JOIN LATERAL ("
+                f"SELECT DISTINCT wg.department_id FROM {t['workgroup_lanes']} wl"
+                f" JOIN {t['workgroup']} wg ON wg.id = wl.workgroup_id WHERE wl.lane_id = s.lane_id) ld"
             )
     return "\nUNION ALL\n".join(parts)
 
