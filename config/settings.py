@@ -57,6 +57,8 @@ MIDDLEWARE = [
     "common.resilience.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Content-Security-Policy with a per-request nonce for inline <script>/<style> (common/csp.py).
+    "common.csp.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -80,7 +82,9 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
-            ]
+                "common.csp.nonce",
+            ],
+            "libraries": {"csp": "common.csp"},
         },
     }
 ]
@@ -193,9 +197,22 @@ CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SESSION_COOKIE_HTTPONLY = True
+# The CSRF cookie stays readable by our own scripts (the patrol phone page sends it as X-CSRFToken); HttpOnly on it
+# adds nothing (Django's docs, CSRF_COOKIE_HTTPONLY).
+SESSION_COOKIE_SAMESITE = env("SESSION_COOKIE_SAMESITE", default="Lax")
+CSRF_COOKIE_SAMESITE = env("CSRF_COOKIE_SAMESITE", default="Lax")
+# HTTPS: behind a TLS proxy set BEHIND_TLS_PROXY=true (trusts X-Forwarded-Proto: https from it), SECURE_SSL_REDIRECT
+# and SECURE_HSTS_SECONDS (see .env.example); off by default so a plain-HTTP intranet set-up keeps working.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy on every response (common/csp.py); CSP_ENABLED=false only to debug a page.
+CSP_ENABLED = env.bool("CSP_ENABLED", default=True)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # Uploaded import files (boundaries, rosters) larger than this are refused.

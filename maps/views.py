@@ -26,6 +26,11 @@ from maps.offline import offline_map
 LOOKUP_MIN_ZOOM = 15
 
 
+def _embed(request, fmap):
+    """The folium map rendered for this page, its inline blocks carrying the request's CSP nonce (common/csp.py)."""
+    return render_map(fmap, nonce=getattr(request, "csp_nonce", None))
+
+
 def home(request):
     return render(request, "maps/home.html")
 
@@ -110,7 +115,7 @@ def lookup(request):
         {
             "query": query,
             "results": results,
-            "map": render_map(fmap),
+            "map": _embed(request, fmap),
             "config": config,
             "kinds": dict(LaneKind.choices),
         },
@@ -146,7 +151,7 @@ def lookup_lane(request, lane_id: int):
         "maps/lane.html",
         {
             "placard": placard,
-            "map": render_map(fmap),
+            "map": _embed(request, fmap),
             "report_url": report_url(lane_id),
             "print_url": reverse("lookup-placard", args=[lane_id]),
             "public_url": public_url(request, path),
@@ -229,7 +234,7 @@ def squad_map(request):
             "squads": squads,
             "rows": rows,
             "counts": counts,
-            "map": render_map(fmap),
+            "map": _embed(request, fmap),
             "config": config,
             "limit": selectors.SQUAD_MAP_LIMIT,
         },
@@ -304,7 +309,7 @@ def dashboard(request):
             "problems": req.problems,
             "counts": counts,
             "coverage_percent": None if rate is None else round(rate * 100, 1),
-            "map": render_map(fmap),
+            "map": _embed(request, fmap),
             "config": config,
         },
     )

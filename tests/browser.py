@@ -12,6 +12,7 @@ Import the fixtures into a test module: `from tests.browser import browser, demo
 from __future__ import annotations
 
 import os
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,8 +131,27 @@ def open_tab(browser, base_url: str, *, viewport: dict | None = None, **context_
 
     page.route("**", route)
     page.on("pageerror", lambda exc: tab.errors.append(str(exc)))
+    _wait_without_eval(page)
     page.set_default_timeout(15_000)
     return tab
+
+
+_FUNCTION = re.compile(r"^(async\s+)?(function\b|\([^)]*\)\s*=>|[A-Za-z_$][\w$]*\s*=>)")
+
+
+def _wait_without_eval(page) -> None:
+    """The site's Content-Security-Policy (common/csp.py) forbids eval, which Playwright's wait_for_function uses
+    to poll a bare expression ("a === b"); a function ("() => a === b") is polled without it. Bare expressions are
+    wrapped into functions, so tests keep running under the real policy."""
+    original = page.wait_for_function
+
+    def wait_for_function(expression: str, **kwargs):
+        text = expression.strip()
+        if not _FUNCTION.match(text):
+            expression = f"() => ({text})"
+        return original(expression, **kwargs)
+
+    page.wait_for_function = wait_for_function
 
 
 def login_as(tab: Tab, username: str) -> None:
