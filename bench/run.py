@@ -50,7 +50,10 @@ def dataset(args) -> dict:
     if lanes_file:
         from bench import realfile
 
-        return realfile.load(lanes_file, log=log)
+        try:
+            return realfile.load(lanes_file, log=log, rebuild=args.rebuild)
+        except realfile.DatasetMismatch as exc:
+            raise SystemExit(f"dataset: {exc}") from None
     if args.rebuild or not city.exists():
         if city.exists() or Area.objects.filter(code=city.DISTRICT_CODE).exists():
             log("dataset: dropping the previous synthetic city")
