@@ -186,6 +186,8 @@ class CaseViewSet(viewsets.GenericViewSet):
         data = serializer.validated_data
         point = point_from_params(data)
         key = request.headers.get("Idempotency-Key") or data.get("idempotency_key") or None
+        authenticated = request.user.is_authenticated
+        context = self.get_serializer_context()  # the scope and the work calendar, read once for the request
         result = services.report_case(
             category_code=data["category"],
             point=point,
@@ -195,18 +197,23 @@ class CaseViewSet(viewsets.GenericViewSet):
             contact=data["contact"],
             idempotency_key=key,
             photos=data["photos"],
+            reporter_scope=context["scope"] if authenticated else None,
+            calendar=context["calendar"],
         )
         code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
         case = result.case
-        if not request.user.is_authenticated:
+        if not authenticated:
             body = PublicCaseSerializer(selectors.public_view(case)).data
             return Response(body, status=code)
-        scope = _scope(request)
         duplicates = selectors.duplicates_near(category=case.category, point=case.point, exclude_id=case.pk)
-        duplicates = duplicates.filter(pk__in=selectors.visible_cases(scope).values("pk"))
-        return self._detail(
-            case, status_code=code, extra={"possible_duplicates": DuplicateSerializer(duplicates[:20], many=True).data}
-        )
+        duplicates = duplicates.filter(pk__in=selectors.visible_cases(context["scope"]).values("pk"))
+        extra = {"possible_duplicates": DuplicateSerializer(duplicates[:20], many=True).data}
+        if not result.created:
+            return self._detail(case, status_code=code, extra=extra)
+        # A new case is answered from the objects report_case wrote (no second read of the row).
+        body = CaseDetailSerializer(case, context=context).data
+        body["properties"].update(extra)
+        return Response(body, status=code)
 
     @extend_schema(summary=_("案件详情"), responses={200: CaseDetailSerializer, 404: ERROR})
     def retrieve(self, request, pk=None):

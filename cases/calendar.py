@@ -65,10 +65,15 @@ class WorkCalendar:
 
     @classmethod
     def load(cls) -> WorkCalendar:
-        """The configured calendar with every holiday / make-up day from the database (a small table)."""
+        """The configured calendar with every holiday / make-up day from the database (a small table; read on
+        every submission, so by plain SQL rather than through the ORM's query compiler)."""
+        from django.db import connection
+
         from cases.models import CalendarDay
 
-        return cls(exceptions=dict(CalendarDay.objects.values_list("date", "is_workday")))
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT date, is_workday FROM {CalendarDay._meta.db_table}")
+            return cls(exceptions=dict(cursor.fetchall()))
 
     # --- days -------------------------------------------------------------------------------------------
     def is_workday(self, day: date) -> bool:

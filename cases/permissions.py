@@ -41,28 +41,45 @@ class Scope:
         return self.district_admin or bool(self.street_office_ids or self.community_ids)
 
 
+SCOPE_SQL = """
+SELECT EXISTS (SELECT 1 FROM auth_user_groups ug JOIN auth_group g ON g.id = ug.group_id
+               WHERE ug.user_id = %(user)s AND g.name = %(group)s),
+       ARRAY(SELECT ARRAY[s.area_id::text, a.level] FROM cases_staffscope s JOIN grid_area a ON a.id = s.area_id
+             WHERE s.user_id = %(user)s),
+       ARRAY(SELECT DISTINCT c.lane_id FROM people_chiefassignment c JOIN people_person p ON p.id = c.person_id
+             WHERE p.user_id = %(user)s AND c.role = %(role)s AND c.lane_id IS NOT NULL
+               AND c.valid_from <= %(day)s AND (c.valid_to IS NULL OR c.valid_to >= %(day)s)),
+       ARRAY(SELECT ARRAY[m.squad_id, m.is_leader::int] FROM people_squadmembership m
+             JOIN people_person p ON p.id = m.person_id WHERE p.user_id = %(user)s)
+"""
+
+
 def scope_for(user, *, day=None) -> Scope:
+    """The user's scope, read in one statement (group, staff areas, lane-chief appointments in force on `day` as
+    people.ChiefAssignment.objects.on(day), squad memberships): every authenticated API request needs it."""
     if user is None or not user.is_authenticated or not user.is_active:
         return Scope()
-    from cases.models import StaffScope
-    from people.models import ChiefAssignment, Role, SquadMembership
+    from django.db import connection
+
+    from people.models import Role
 
     day = day or timezone.localdate()
     scope = Scope(user_id=user.pk)
-    scope.district_admin = user.is_superuser or user.groups.filter(name=DISTRICT_ADMIN_GROUP).exists()
-    for area_id, level in StaffScope.objects.filter(user=user).values_list("area_id", "area__level"):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            SCOPE_SQL, {"user": user.pk, "group": DISTRICT_ADMIN_GROUP, "role": Role.LANE_CHIEF.value, "day": day}
+        )
+        in_group, staff, lanes, squads = cursor.fetchone()
+    scope.district_admin = user.is_superuser or in_group
+    for area_id, level in staff:
         if level == "district":
             scope.district_admin = True
         elif level == "street_office":
-            scope.street_office_ids.add(area_id)
+            scope.street_office_ids.add(int(area_id))
         elif level == "community":
-            scope.community_ids.add(area_id)
-    scope.lane_ids = set(
-        ChiefAssignment.objects.on(day)
-        .filter(role=Role.LANE_CHIEF, person__user=user)
-        .values_list("lane_id", flat=True)
-    )
-    for squad_id, is_leader in SquadMembership.objects.filter(person__user=user).values_list("squad_id", "is_leader"):
+            scope.community_ids.add(int(area_id))
+    scope.lane_ids = set(lanes)
+    for squad_id, is_leader in squads:
         scope.squad_ids.add(squad_id)
         if is_leader:
             scope.leader_squad_ids.add(squad_id)

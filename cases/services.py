@@ -31,7 +31,6 @@ from cases.models import (
     Attendance,
     Case,
     CaseEvent,
-    Category,
     OwnerQueue,
     Source,
     Status,
@@ -144,6 +143,35 @@ def _actor_name(user) -> str:
     return person.name if person is not None else (user.get_full_name() or user.get_username())
 
 
+def _event(
+    case: Case,
+    *,
+    action: str,
+    from_status: str,
+    to_status: str,
+    now,
+    user=None,
+    role: str = "",
+    note: str = "",
+    point: Point | None = None,
+    data: dict | None = None,
+) -> CaseEvent:
+    """An unsaved timeline step (see _record)."""
+    return CaseEvent(
+        case=case,
+        at=now,
+        actor=user if user is not None and user.is_authenticated else None,
+        actor_name=_actor_name(user) if role != wf.SYSTEM else str(_("系统")),
+        actor_role=role,
+        action=action,
+        from_status=from_status,
+        to_status=to_status,
+        note=note,
+        point=point,
+        data=data or {},
+    )
+
+
 def _record(
     case: Case,
     *,
@@ -157,19 +185,20 @@ def _record(
     point: Point | None = None,
     data: dict | None = None,
 ) -> CaseEvent:
-    return CaseEvent.objects.create(
-        case=case,
-        at=now,
-        actor=user if user is not None and user.is_authenticated else None,
-        actor_name=_actor_name(user) if role != wf.SYSTEM else str(_("系统")),
-        actor_role=role,
+    event = _event(
+        case,
         action=action,
         from_status=from_status,
         to_status=to_status,
+        now=now,
+        user=user,
+        role=role,
         note=note,
         point=point,
-        data=data or {},
+        data=data,
     )
+    event.save(force_insert=True)
+    return event
 
 
 def _main_role(transition: wf.Transition, roles: set[str]) -> str:
@@ -215,14 +244,22 @@ def report_case(
     photos=(),
     source: str | None = None,
     now=None,
+    reporter_scope: Scope | None = None,
+    calendar: WorkCalendar | None = None,
 ) -> ReportResult:
     """File a case and dispatch it at once (routing decides where). A retried submission with the same
     idempotency key returns the first case (created=False). Everything is checked before anything is written:
-    a bad input raises CaseInputError and leaves the database unchanged."""
+    a bad input raises CaseInputError and leaves the database unchanged.
+
+    The hot path of the API: one statement reads everything (routing.plan_report: earlier submission, category,
+    place, squads), the case is inserted once, already dispatched (its timeline still records "report" then
+    "dispatch"), both events in one INSERT, then the notification and its job. `reporter_scope` (the reporter's
+    cases.permissions scope) and `calendar` may be passed by a caller that already has them."""
     key = _clean_key(idempotency_key)
     key_hash = idempotency_hash(key, reporter) if key else None
-    if key_hash:
-        existing = Case.objects.filter(idempotency_key=key_hash).first()
+    plan = routing.plan_report(category_code=category_code, point=point, lane_id=lane_id, idempotency_key=key_hash)
+    if plan.existing_case_id is not None:
+        existing = Case.objects.filter(pk=plan.existing_case_id).first()
         if existing is not None:
             return ReportResult(existing, False)
     description = (description or "").strip()
@@ -231,28 +268,28 @@ def report_case(
     contact = (contact or "").strip()
     if len(contact) > 64:
         raise CaseInputError(_("联系方式不能超过 64 个字符"))
-    category = Category.objects.reportable().filter(code=str(category_code or "").strip()).first()
+    category = plan.category
     if category is None:
         raise CaseInputError(_("未知的案件类别：%(code)s") % {"code": str(category_code)[:40]})
     cleaned = _clean_photos(photos)
-    try:
-        place = routing.locate(point, lane_id=lane_id)
-        route = routing.route(category, place)
-    except routing.RoutingError as exc:
-        raise CaseInputError(str(exc)) from None
+    if plan.error:
+        raise CaseInputError(plan.error)
+    place, route = plan.place, plan.route
     authenticated = reporter is not None and reporter.is_authenticated
     if source is None:
         source = Source.PUBLIC
         if authenticated:
-            reporter_scope = scope_for(reporter)
+            reporter_scope = reporter_scope if reporter_scope is not None else scope_for(reporter)
             if reporter_scope.lane_ids:
                 source = Source.CHIEF
             elif reporter_scope.is_staff_anywhere or reporter_scope.squad_ids:
                 source = Source.STAFF
     now = now or timezone.now()
-    calendar = WorkCalendar.load()
+    calendar = calendar or WorkCalendar.load()
     try:
         with transaction.atomic():
+            # Inserted in its final state of this transaction (dispatched, version 2): the same row as reporting
+            # then dispatching, written once. The timeline records both steps.
             case = Case(
                 tracking_code=new_tracking_code(),
                 category=category,
@@ -264,28 +301,45 @@ def report_case(
                 grid_cell=place.grid_cell,
                 community=place.community,
                 street_office=place.street_office,
-                status=Status.REPORTED,
+                status=Status.DISPATCHED,
+                version=2,
                 created_at=now,
                 reporter=reporter if authenticated else None,
                 reporter_contact=contact,
                 idempotency_key=key_hash,
             )
             _apply_route(case, route)
-            case.save()
-            _record(
-                case,
-                action="report",
-                from_status="",
-                to_status=Status.REPORTED,
-                now=now,
-                user=reporter,
-                role=wf.REPORTER if authenticated else "",
-                point=point,
-                note=description[:200],
+            _start_clock(case, now, calendar)
+            case.dispatched_at = now
+            case.save(force_insert=True)
+            CaseEvent.objects.bulk_create(
+                [
+                    _event(
+                        case,
+                        action="report",
+                        from_status="",
+                        to_status=Status.REPORTED,
+                        now=now,
+                        user=reporter,
+                        role=wf.REPORTER if authenticated else "",
+                        point=point,
+                        note=description[:200],
+                    ),
+                    _event(
+                        case,
+                        action="dispatch",
+                        from_status=Status.REPORTED,
+                        to_status=Status.DISPATCHED,
+                        now=now,
+                        role=wf.SYSTEM,
+                        note=case.routing_reason,
+                        data=_dispatch_data(case),
+                    ),
+                ]
             )
             for photo in cleaned:
                 _store_photo(case, photo, kind=AttachmentKind.REPORT, user=reporter, now=now)
-            _dispatch(case, now=now, calendar=calendar, action="dispatch")
+            notifications.case_dispatched(case)
     except IntegrityError:
         if key_hash:
             existing = Case.objects.filter(idempotency_key=key_hash).first()
@@ -293,6 +347,12 @@ def report_case(
                 return ReportResult(existing, False)
         raise
     return ReportResult(case, True)
+
+
+def _dispatch_data(case: Case, data: dict | None = None) -> dict:
+    event_data = {"owner_queue": case.owner_queue, "squad_id": case.squad_id, "reason": case.routing_reason}
+    event_data.update(data or {})
+    return event_data
 
 
 def _dispatch(
@@ -306,8 +366,7 @@ def _dispatch(
     case.accepted_at = None
     case.version += 1
     case.save()
-    event_data = {"owner_queue": case.owner_queue, "squad_id": case.squad_id, "reason": case.routing_reason}
-    event_data.update(data or {})
+    event_data = _dispatch_data(case, data)
     _record(
         case,
         action=action,

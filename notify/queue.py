@@ -40,3 +40,31 @@ def defer_in_transaction(
             return deferrer.defer(**task_kwargs)
     except procrastinate_exceptions.AlreadyEnqueued:
         return None
+
+
+def defer_many_in_transaction(task: Any, *, jobs: list[dict[str, Any]]) -> list[int]:
+    """Defer several jobs of `task` in one statement on Django's connection, in the current transaction. Each item
+    of `jobs` is {"task_kwargs": {...}, "lock": ..., "queueing_lock": ...}. Returns the job ids in order. For jobs
+    whose queueing lock cannot already be taken (a lock naming a row created in this transaction): there is no
+    savepoint, unlike defer_in_transaction, so a conflict fails the caller's transaction."""
+    if not jobs:
+        return []
+    from procrastinate import sql, types
+
+    rows = []
+    for spec in jobs:
+        job = task.configure(lock=spec.get("lock"), queueing_lock=spec.get("queueing_lock")).job
+        rows.append(
+            types.JobToDefer(
+                queue_name=job.queue,
+                task_name=job.task_name,
+                priority=job.priority,
+                lock=job.lock,
+                queueing_lock=job.queueing_lock,
+                args=spec["task_kwargs"],
+                scheduled_at=job.scheduled_at,
+            )
+        )
+    connector = django_connector.DjangoConnector(alias=procrastinate_settings.DATABASE_ALIAS)
+    result = connector.execute_query_all(sql.queries["defer_jobs"], jobs=rows)
+    return [row["id"] for row in result]

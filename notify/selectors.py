@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import timedelta
 
-from django.db.models import CharField, Count, Exists, OuterRef, Q, QuerySet, Value
+from django.db.models import CharField, Count, Exists, OuterRef, QuerySet, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 from procrastinate.contrib.django.models import ProcrastinateJob
@@ -31,13 +31,14 @@ def endpoints_for(
     found: dict[tuple[str, int], list[Endpoint]] = defaultdict(list)
     if not recipients or not channels:
         return found
-    who = Q()
-    for recipient in recipients:
-        who |= Q(recipient_kind=recipient.kind, recipient_id=recipient.id)
-    endpoints = (
-        Endpoint.objects.filter(who, is_active=True, channel__in=channels)
-        .filter(Q(events=[]) | Q(events__contains=[event]))
-        .order_by("recipient_kind", "recipient_id", "channel")
+    # Plain SQL (every dispatch asks): the same filter as Endpoint.objects.filter((kind, id) in recipients,
+    # is_active, channel in channels, events empty or containing event).
+    endpoints = Endpoint.objects.raw(
+        f"SELECT * FROM {Endpoint._meta.db_table} e "
+        "WHERE (e.recipient_kind, e.recipient_id) IN (SELECT * FROM unnest(%s::text[], %s::bigint[])) "
+        "AND e.is_active AND e.channel = ANY(%s::text[]) AND (e.events = '{}' OR %s = ANY(e.events)) "
+        "ORDER BY e.recipient_kind, e.recipient_id, e.channel",
+        [[r.kind for r in recipients], [r.id for r in recipients], sorted(channels), event],
     )
     for endpoint in endpoints:
         found[(endpoint.recipient_kind, endpoint.recipient_id)].append(endpoint)

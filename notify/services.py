@@ -1,4 +1,6 @@
-"""Writes for notify. Keyword-only, typed, each public function one transaction (a savepoint inside the caller's).
+"""Writes for notify. Keyword-only, typed, each public function one transaction (a savepoint inside the caller's;
+notify() alone writes straight into the caller's transaction, without a savepoint: it is on the hot path of every
+case dispatch).
 
     notify(event=..., recipients=[Recipient(...)], payload={...}, delivery_key="case:42:dispatch:v3")
 
@@ -13,14 +15,14 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from notify import conf, selectors
 from notify.channels import DeliveryError, enabled_channels, get_channel
 from notify.models import Endpoint, Notification, Status, mask_address
-from notify.queue import defer_in_transaction
+from notify.queue import defer_in_transaction, defer_many_in_transaction
 from notify.recipients import Recipient
 
 __all__ = [
@@ -52,6 +54,8 @@ def notify(*, event: str, recipients: list[Recipient], payload: dict, delivery_k
     Each notification's key is f"{delivery_key}:{recipient}:{channel}" and is unique: calling again with the same
     delivery key creates and sends nothing new (the existing notifications are returned). Recipients without an
     endpoint get nothing. Jobs are deferred inside the current transaction: if it rolls back, nothing is queued.
+    Statements: the endpoints, then (only when some exist) the new notifications, their jobs and the jobs' ids, and
+    the existing notifications of keys already used.
     """
     if not event or not delivery_key:
         raise ValueError("notify() needs an event and a delivery key")
@@ -66,33 +70,101 @@ def notify(*, event: str, recipients: list[Recipient], payload: dict, delivery_k
         if not isinstance(recipient, Recipient):
             raise TypeError(f"recipients must be notify.Recipient, not {type(recipient).__name__}")
         unique.setdefault(recipient.key, recipient)
+    endpoints_by_recipient = selectors.endpoints_for(unique.values(), event=event, channels=enabled_channels())
 
-    notifications: list[Notification] = []
-    with transaction.atomic():
-        endpoints = selectors.endpoints_for(unique.values(), event=event, channels=enabled_channels())
-        for recipient in unique.values():
-            for endpoint in endpoints.get(recipient.key, []):
-                key = f"{delivery_key}:{recipient}:{endpoint.channel}"
-                if len(key) > DELIVERY_KEY_MAX:
-                    raise ValueError(f"delivery key longer than {DELIVERY_KEY_MAX} characters: {key[:80]}…")
-                notification, created = Notification.objects.get_or_create(
+    planned: list[Notification] = []
+    for recipient in unique.values():
+        for endpoint in endpoints_by_recipient.get(recipient.key, []):
+            key = f"{delivery_key}:{recipient}:{endpoint.channel}"
+            if len(key) > DELIVERY_KEY_MAX:
+                raise ValueError(f"delivery key longer than {DELIVERY_KEY_MAX} characters: {key[:80]}…")
+            planned.append(
+                Notification(
                     delivery_key=key,
-                    defaults={
-                        "event": event,
-                        "recipient_kind": recipient.kind,
-                        "recipient_id": recipient.id,
-                        "recipient_name": recipient.name or endpoint.recipient_name,
-                        "channel": endpoint.channel,
-                        "address": endpoint.address,
-                        "endpoint": endpoint,
-                        "payload": payload,
-                    },
+                    event=event,
+                    recipient_kind=recipient.kind,
+                    recipient_id=recipient.id,
+                    recipient_name=recipient.name or endpoint.recipient_name,
+                    channel=endpoint.channel,
+                    address=endpoint.address,
+                    endpoint=endpoint,
+                    payload=payload,
                 )
-                if created:
-                    notification.job_id = _defer_send(notification)
-                    notification.save(update_fields=["job_id"])
-                notifications.append(notification)
-    return notifications
+            )
+    if not planned:
+        return []
+    # No savepoint: inside the caller's transaction these writes are part of it (if notify raises, the caller's
+    # transaction is marked for rollback). Three statements whatever the number of recipients: the new rows
+    # (existing delivery keys left as they are), their delivery jobs, the jobs' ids on the rows.
+    with transaction.atomic(savepoint=False):
+        created = _insert_new(planned)
+        jobs = _defer_sends(list(created.values()))
+        if jobs:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "UPDATE notify_notification n SET job_id = x.job_id "
+                    "FROM unnest(%s::bigint[], %s::bigint[]) AS x(id, job_id) WHERE n.id = x.id",
+                    [list(jobs), list(jobs.values())],
+                )
+            for notification in created.values():
+                notification.job_id = jobs[notification.pk]
+        missing = [n.delivery_key for n in planned if n.delivery_key not in created]
+        existing = {n.delivery_key: n for n in Notification.objects.filter(delivery_key__in=missing)} if missing else {}
+    return [created.get(n.delivery_key) or existing[n.delivery_key] for n in planned]
+
+
+def _insert_new(planned: list[Notification]) -> dict[str, Notification]:
+    """INSERT … ON CONFLICT (delivery_key) DO NOTHING: the rows created, by delivery key (saved instances)."""
+    fields = [
+        Notification._meta.get_field(name)
+        for name in (
+            "delivery_key",
+            "event",
+            "recipient_kind",
+            "recipient_id",
+            "recipient_name",
+            "channel",
+            "address",
+            "endpoint",
+            "payload",
+            "status",
+            "attempts",
+            "last_error",
+            "created_at",
+        )
+    ]
+    now = timezone.now()
+    values, params = [], []
+    for n in planned:
+        n.status, n.attempts, n.last_error, n.created_at = Status.QUEUED, 0, "", now
+        values.append("(" + ", ".join(["%s"] * len(fields)) + ")")
+        params += [f.get_db_prep_save(getattr(n, f.attname), connection) for f in fields]
+    sql = (
+        f"INSERT INTO notify_notification ({', '.join(f.column for f in fields)}) VALUES {', '.join(values)} "
+        "ON CONFLICT (delivery_key) DO NOTHING RETURNING id, delivery_key"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        ids = dict((key, pk) for pk, key in cursor.fetchall())
+    created = {}
+    for n in planned:
+        if n.delivery_key in ids:
+            n.pk = ids[n.delivery_key]
+            n._state.adding, n._state.db = False, connection.alias
+            created[n.delivery_key] = n
+    return created
+
+
+def _defer_sends(notifications: list[Notification]) -> dict[int, int]:
+    """One delivery job per new notification, in one statement: {notification id: job id}."""
+    from notify.tasks import send_notification
+
+    specs = []
+    for n in notifications:
+        lock = selectors.notification_lock(n.pk)
+        specs.append({"task_kwargs": {"notification_id": n.pk}, "lock": lock, "queueing_lock": lock})
+    job_ids = defer_many_in_transaction(send_notification, jobs=specs)
+    return {n.pk: job_id for n, job_id in zip(notifications, job_ids, strict=True)}
 
 
 def endpoint_upsert(
