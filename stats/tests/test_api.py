@@ -73,3 +73,26 @@ def test_schema_validates(db, tmp_path):
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yml"))
     text = (tmp_path / "schema.yml").read_text()
     assert "/api/stats/indicators/" in text and "/api/stats/bulletins/{id}/" in text
+    assert "/api/stats/ratings/" in text and "/api/stats/surveys/" in text and "satisfaction_rate" in text
+
+
+def test_rankings_weights_units_and_departments(users, client, world):
+    client.force_login(users["admin"])
+    q = {"period": "week", "date": "2026-11-18", "level": "squad"}
+    r = client.get("/api/stats/rankings/", {**q, "weights": "on_time_closure_rate:1"})
+    assert r.status_code == 200, r.content
+    assert [x["score"] for x in r.json()["ranked"]] == ["50.00"]  # 1 of 2 due cases closed on time
+    bad = client.get("/api/stats/rankings/", {**q, "weights": "beauty:1"})
+    assert bad.status_code == 400 and "unknown indicator" in str(bad.json())
+    assert client.get("/api/stats/rankings/", {**q, "weights": "closure_rate:-1"}).status_code == 400
+    only = client.get("/api/stats/indicators/", {**q, "unit": [world.sq_b.pk, world.sq_c.pk]}).json()
+    assert sorted(u["name"] for u in only["units"]) == ["统计丙中队", "统计乙中队"]
+    deps = client.get("/api/stats/rankings/", {**q, "level": "department"})
+    assert deps.status_code == 200 and sorted(u["name"] for u in deps.json()["no_data"]) == [
+        "统计丙部门",
+        "统计乙部门",
+        "统计甲部门",
+    ]
+    body = client.get("/api/stats/indicators/", {**q, "level": "street_office"}).json()
+    rates = body["units"][0]["rates"]
+    assert {"on_time_dispatch_rate", "satisfaction_rate"} <= set(rates)
