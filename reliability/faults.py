@@ -182,7 +182,32 @@ def restart_under_load(ctx: Context, client: Client, points) -> dict:
         ctx.log(f"  faults/restart: PostgreSQL back at +{marks['up'] - t_start:.1f}s")
 
     injector = threading.Thread(target=inject, daemon=True)
+    lookups: list[dict] = []
+
+    def lookup():
+        """Public lookups (GET /api/lanes/nearest/, served by the WSGI fast path) during the same outage."""
+        session = requests.Session()
+        i = 0
+        while time.time() < end_time():
+            lon, lat = points[i % len(points)]
+            i += 1
+            sent = time.time() - t_start
+            try:
+                resp = session.get(
+                    f"{ctx.base_url}/api/lanes/nearest/", params={"lon": lon, "lat": lat, "within": 200}, timeout=20
+                )
+                kind, _body = classify(resp)
+                entry = {"kind": kind, "trace": resp.status_code >= 500 and has_trace(resp.text)}
+            except requests.ConnectionError as exc:
+                entry = {"kind": "refused" if "refused" in str(exc).lower() else "connection_error", "trace": False}
+            except requests.Timeout:
+                entry = {"kind": "timeout", "trace": False}
+            entry.update(sent=sent, answered=time.time() - t_start)
+            lookups.append(entry)
+            time.sleep(0.05 if entry["kind"] == "200" else 0.2)
+
     clients = [threading.Thread(target=load, daemon=True) for _ in range(RESTART_CLIENTS)]
+    clients.append(threading.Thread(target=lookup, daemon=True))
     injector.start()
     for t in clients:
         t.start()
@@ -220,7 +245,17 @@ def restart_under_load(ctx: Context, client: Client, points) -> dict:
         e for e in events if first_ok is not None and e["sent"] > first_ok and e["kind"] not in ("201", "200")
     ]
     answers_during = [e for e in events if e["sent"] >= marks.get("stop", t_start) - t_start and e["sent"] < up]
+    lookup_kinds = collections.Counter(e["kind"] for e in lookups)
+    lookup_first_ok = min((e["answered"] for e in lookups if e["kind"] == "200" and e["answered"] >= up), default=None)
     return {
+        "lookups": len(lookups),
+        "lookup_answers": dict(lookup_kinds),
+        "lookup_unclean_5xx": lookup_kinds.get("dirty503", 0) + lookup_kinds.get("5xx", 0),
+        "lookup_tracebacks": sum(1 for e in lookups if e["trace"]),
+        "lookup_recovery_s": round(lookup_first_ok - up, 2) if lookup_first_ok is not None else None,
+        "lookup_failed_after_recovery": sum(
+            1 for e in lookups if lookup_first_ok is not None and e["sent"] > lookup_first_ok and e["kind"] != "200"
+        ),
         "requests": len(events),
         "answers": dict(kinds),
         "acknowledged": len(acknowledged),
@@ -511,10 +546,15 @@ def run(ctx: Context) -> dict:
     )
     zero = {
         "acknowledged submissions lost in the database restart": restart["acknowledged_lost"],
-        "5xx answers other than a clean 503 (restart)": restart["unclean_5xx"],
-        "tracebacks in 5xx bodies (restart + storm)": restart["tracebacks_in_5xx"] + storm["tracebacks_in_5xx"],
-        "failed answers after the service recovered": restart["failed_after_recovery"],
-        "service not recovered by itself (restart)": int(restart["recovery_s"] is None),
+        "5xx answers other than a clean 503 (restart: submissions + lookups)": restart["unclean_5xx"]
+        + restart["lookup_unclean_5xx"],
+        "tracebacks in 5xx bodies (restart + storm)": restart["tracebacks_in_5xx"]
+        + restart["lookup_tracebacks"]
+        + storm["tracebacks_in_5xx"],
+        "failed answers after the service recovered": restart["failed_after_recovery"]
+        + restart["lookup_failed_after_recovery"],
+        "service not recovered by itself (restart)": int(restart["recovery_s"] is None)
+        + int(restart["lookup_recovery_s"] is None),
         "worker not running again after the database restart": int(not restart["worker_running_again"]),
         "duplicate cases from the retry storm": storm["duplicate_cases"],
         "retry-storm keys answered with several cases": storm["keys_answered_with_several_cases"],
@@ -544,8 +584,8 @@ def markdown(result: dict) -> list[str]:
         "### PostgreSQL restarted during submissions",
         "",
         f"{RESTART_CLIENTS} logged-in clients submitted cases (`POST /api/cases/`, each with its own Idempotency-Key) "
-        f"for {r['load_s']} s; PostgreSQL was stopped (`pg_ctl stop -m fast`) at +{r['stop_at_s']} s, stayed down "
-        f"{DOWN_S} s and was back at +{r['up_at_s']} s.",
+        f"for {r['load_s']} s; PostgreSQL was stopped (`pg_ctl stop -m fast`, {r['stopped_s']} s) at +{r['stop_at_s']} s, "
+        f"started again {DOWN_S} s later and accepted connections again at +{r['up_at_s']} s.",
         "",
         "| figure | value |",
         "|---|---|",
@@ -568,6 +608,11 @@ def markdown(result: dict) -> list[str]:
         f"| {'yes' if r['worker_running_again'] else '**no**'} |",
         "",
         f"All answers: {', '.join(f'{k}: {v}' for k, v in sorted(a.items()))}.",
+        "",
+        f"Meanwhile one client looked lanes up (`GET /api/lanes/nearest/`, the WSGI fast path of config/wsgi.py): "
+        f"{r['lookups']} requests, answers {', '.join(f'{k}: {v}' for k, v in sorted(r['lookup_answers'].items()))}; "
+        f"other 5xx {r['lookup_unclean_5xx']}, tracebacks {r['lookup_tracebacks']}, first 200 "
+        f"{r['lookup_recovery_s']} s after the database was back, failures after that {r['lookup_failed_after_recovery']}.",
         "",
         "### Retry storm",
         "",
