@@ -205,6 +205,7 @@ def test_backup_and_restore_round_trip(content, tmp_path, django_db_blocker):
         )
         assert restore.returncode == 0, restore.stderr
         elapsed = time.monotonic() - started
+        print(f"backup + restore: {elapsed:.1f} s")
         assert "verified" in restore.stderr and "SHA-256 verified" in restore.stderr
 
         with django_db_blocker.unblock():
