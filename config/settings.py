@@ -64,6 +64,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # 429 + Retry-After on public endpoints beyond their per-address limit, shared via the cache (common/ratelimit.py).
+    "common.ratelimit.RateLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -192,6 +194,10 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="noreply@localhost")
 # Cache (throttling of public endpoints, small map caches). Per process by default; point CACHE_URL at a shared cache
 # (e.g. dbcache://django_cache after `manage.py createcachetable`) when running several web processes.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+# Site-wide limits of the public endpoints per client address (common/ratelimit.py): RATE_LIMITS overrides rules,
+# e.g. "lookup=600/minute,track=60/hour"; off under tests unless a test turns it on, and for benchmarks.
+RATE_LIMITS = env.dict("RATE_LIMITS", default={})
+RATE_LIMITS_ENABLED = env.bool("RATE_LIMITS_ENABLED", default=not TESTING)
 
 # Production hardening (all overridable from the environment).
 SECURE_CONTENT_TYPE_NOSNIFF = True
