@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import secrets
 import subprocess
 import tempfile
@@ -175,6 +176,11 @@ def count_rows(tag: str, answered_ids: list[int]) -> dict:
             [like],
         )
         per_second = [n for _, n in cur.fetchall()]
+        cur.execute(
+            "SELECT extract(epoch FROM max(created_at) - min(created_at)) FROM cases_case WHERE description LIKE %s",
+            [like],
+        )
+        span = float(cur.fetchone()[0] or 0.0)
     answered = set(answered_ids)
     return {
         "cases": len(case_ids),
@@ -187,6 +193,7 @@ def count_rows(tag: str, answered_ids: list[int]) -> dict:
         "cases_without_answer": len(case_ids - answered),
         "duplicate_answers": len(answered_ids) - len(answered),
         "per_second": per_second,
+        "span_s": round(span, 3),
     }
 
 
@@ -231,8 +238,62 @@ def cleanup_raw(tag: str) -> None:
         cur.execute("DELETE FROM cases_case WHERE description LIKE %s", [like])
 
 
+# --- CPU accounting ---------------------------------------------------------------------------------------------
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def _db_ports(pids: list[int], db_port: int) -> set[int]:
+    """Local TCP ports of the connections these processes hold to the database server (from /proc)."""
+    ports: set[int] = set()
+    for pid in pids:
+        try:
+            inodes = {
+                os.readlink(f"/proc/{pid}/fd/{fd}")[8:-1]
+                for fd in os.listdir(f"/proc/{pid}/fd")
+                if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:[")
+            }
+            lines = Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            parts = line.split()
+            local, remote, inode = parts[1], parts[2], parts[9]
+            if inode in inodes and int(remote.split(":")[1], 16) == db_port:
+                ports.add(int(local.split(":")[1], 16))
+    return ports
+
+
+def server_processes(master_pid: int) -> dict[str, list[int]]:
+    """The gunicorn workers and the PostgreSQL backends serving them (matched by the client port)."""
+    workers = _children(master_pid)
+    ports = _db_ports(workers, int(db_params()["port"]))
+    with connection.cursor() as cur:
+        cur.execute("SELECT pid FROM pg_stat_activity WHERE client_port = ANY(%s)", [list(ports)])
+        backends = [pid for (pid,) in cur.fetchall()]
+    return {"gunicorn": workers, "postgres": backends}
+
+
+def cpu_of(procs: dict[str, list[int]]) -> dict[str, float]:
+    return {name: sum(_cpu_s(pid) for pid in pids) for name, pids in procs.items()}
+
+
 # --- load -----------------------------------------------------------------------------------------------------------
+GRACE_S = 6  # wrk runs this much longer than the load, sending nothing, to receive every answer
+
+
 def run_wrk(bbox, *, tag: str, outdir: Path, sessions_file: Path, cats: list[str], seconds: int, connections: int):
+    stop_at = int(time.time()) + 1 + seconds
     cmd = [
         "wrk",
         "-t",
@@ -240,10 +301,10 @@ def run_wrk(bbox, *, tag: str, outdir: Path, sessions_file: Path, cats: list[str
         "-c",
         str(connections),
         "-d",
-        f"{seconds}s",
+        f"{seconds + 1 + GRACE_S}s",
         "--latency",
         "--timeout",
-        "10s",
+        f"{GRACE_S - 1}s",
         "-s",
         str(ROOT / "bench/wrk/submit.lua"),
         f"http://127.0.0.1:{PORT}",
@@ -253,20 +314,23 @@ def run_wrk(bbox, *, tag: str, outdir: Path, sessions_file: Path, cats: list[str
         str(outdir),
         str(sessions_file),
         ",".join(cats),
+        str(stop_at),
     ]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wrk_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     lat = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", out, re.M))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     return {
-        "throughput_rps": round(rps, 1),
         "median_ms": round(parse_ms(lat["50"]), 3),
         "p90_ms": round(parse_ms(lat["90"]), 3),
         "p99_ms": round(parse_ms(lat["99"]), 3),
         "requests": int(re.search(r"(\d+) requests in", out).group(1)),
         "non_2xx": int(non2xx.group(1)) if non2xx else 0,
         "socket_errors": sum(map(int, socket.groups())) if socket else 0,
+        "wrk_cpu_s": round(wrk_cpu, 2),
         "raw": out,
     }
 
@@ -394,6 +458,8 @@ def run(ctx: Context) -> dict:
         with Gunicorn(workers, threads=threads, worker_class=worker_class, env=server_env) as server:
             ctx.log("  warming up")
             warm_up(sessions, cats, bbox)
+            procs = server_processes(server.proc.pid)
+            cpu_before = cpu_of(procs)
             ctx.log(f"  HTTP: wrk {connections} connections, keep-alive, {seconds} s, POST /api/cases/")
             http = run_wrk(
                 bbox,
@@ -404,10 +470,21 @@ def run(ctx: Context) -> dict:
                 seconds=seconds,
                 connections=connections,
             )
+            cpu_after = cpu_of(procs)
             peak = server.peak_rss_mb()
         statuses, ids = read_answers(outdir)
     http.pop("raw")
     counted = count_rows(tag, ids)
+    # Throughput: answered cases per second over the load window (first to last case created, from the database;
+    # wrk's own requests/s counts the idle tail).
+    http["throughput_rps"] = round(counted["answered_2xx"] / counted["span_s"], 1) if counted["span_s"] else 0.0
+    # CPU per case: what bounds the throughput on a machine whose cores are shared by all three.
+    n = max(1, http["requests"])
+    cpu_ms = {name: round(1000 * (cpu_after[name] - cpu_before[name]) / n, 2) for name in cpu_before}
+    cpu_ms["wrk"] = round(1000 * http["wrk_cpu_s"] / n, 2)
+    cpu_ms["total"] = round(sum(cpu_ms.values()), 2)
+    capacity = round(1000 * (os.cpu_count() or 1) / cpu_ms["total"], 1) if cpu_ms["total"] else 0.0
+    ctx.log(f"  CPU per case (ms): {cpu_ms} → at most {capacity} cases/s on {os.cpu_count()} idle cores")
     inner = counted["per_second"][2:-2] or counted["per_second"]
     sustained_min = min(inner) if inner else 0
     ctx.log(
@@ -446,6 +523,8 @@ def run(ctx: Context) -> dict:
         "raw_sql": raw,
         "ratio": round(ratio, 3),
         "targets": TARGETS,
+        "cpu_ms_per_case": cpu_ms,
+        "capacity_on_idle_cores": capacity,
         "server": {"workers": workers, "threads": threads, "peak_rss_mb": peak},
         "settings": {"seconds": seconds, "connections": connections, "chiefs": len(chiefs), "categories": cats},
         "met": met,
