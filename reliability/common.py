@@ -14,6 +14,8 @@ ctx.extra (filled by reliability/run.py): "deployment" (run.Deployment: .pg with
 .worker and .web with kill()/alive()/pid — the worker is supervised and restarted when it exits), "worker_log" (Path),
 "webhook_secret" (the NOTIFY_WEBHOOK_SECRET of the run). Django is set up in the run's process against
 ctx.database_url, so a module may use the ORM to check what was stored. session_headers() below logs a demo user in.
+The run is plain HTTP on 127.0.0.1, so its cookies are not Secure (SESSION_COOKIE_SECURE / CSRF_COOKIE_SECURE false):
+a requests.Session logs in and sends them back as usual.
 """
 
 from __future__ import annotations
@@ -41,8 +43,8 @@ class Context:
 
 def session_headers(ctx: Context, username: str, password: str) -> dict[str, str]:
     """Log in through the login page like a browser; returns the headers of a logged-in client that sends unsafe
-    requests (Cookie with the session and CSRF cookies, X-CSRFToken). The cookies are Secure with DEBUG off, so an
-    HTTP client would not send them back to http://127.0.0.1 by itself: they are passed explicitly."""
+    requests (Cookie with the session and CSRF cookies, X-CSRFToken). The cookies are passed explicitly, so this also
+    works against a deployment whose cookies are Secure (an HTTP client would not send those back over plain HTTP)."""
     import re
 
     import requests

@@ -284,7 +284,9 @@ def compose(command: str) -> dict:
         f"Produced by `{command}` (generated from reliability/results/*.json; do not edit by hand). Each section",
         "says when it was measured; `make reliability` runs all of them in one go against a deployment of its own:",
         "a PostgreSQL cluster started for the run (own data directory and port), the demo database, gunicorn with",
-        "production settings (DEBUG off, SECRET_KEY, ALLOWED_HOSTS; config/gunicorn.py) and the procrastinate worker.",
+        "production settings (DEBUG off, SECRET_KEY, ALLOWED_HOSTS; config/gunicorn.py; only the cookies are not",
+        "`Secure`, the run being plain HTTP on 127.0.0.1) and the procrastinate worker, restarted by a supervisor when",
+        "it exits (as docker-compose's `restart: unless-stopped` does).",
         "",
     ]
     machines = {json.dumps(r.get("_machine", {}), sort_keys=True) for r in results.values()}
@@ -356,6 +358,10 @@ class Deployment:
             "DEBUG": "false",
             "SECRET_KEY": secrets.token_urlsafe(50),
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            # Plain HTTP on 127.0.0.1 (no TLS terminator in front): Secure cookies would never come back from an
+            # HTTP client, so logged-in checks could not log in. Every other production setting stays.
+            "SESSION_COOKIE_SECURE": "false",
+            "CSRF_COOKIE_SECURE": "false",
             "STATIC_ROOT": str(WORK / "static"),
             "MEDIA_ROOT": str(WORK / "media"),
             "NOTIFY_WEBHOOK_SECRET": self.webhook_secret,
