@@ -549,15 +549,15 @@ def patrol_add_photos(*, patrol: Patrol, photos, finding: Finding | None = None)
 # Coverage and day close
 
 
+# From this many tracks on, coverage runs as a parallel query (patrols.coverage.store_patrol_lanes).
+PARALLEL_MIN_PATROLS = 32
+
+
 def _compute_coverage(patrol_ids: list[int]) -> None:
     if not patrol_ids:
         return
     with connection.cursor() as cur:
-        # PostGIS functions gain nothing from JIT; compiling the plan costs ~0.8 s per statement.
-        cur.execute("SET LOCAL jit = off")
-        cur.execute("DELETE FROM patrols_patrollane WHERE patrol_id = ANY(%s)", [patrol_ids])
-        sql, params = coverage.store_patrol_lanes_sql(where="p.id = ANY(%(ids)s)")
-        cur.execute(sql, {**params, "ids": list(patrol_ids)})
+        coverage.store_patrol_lanes(cur, patrol_ids=patrol_ids, parallel=len(patrol_ids) >= PARALLEL_MIN_PATROLS)
     Patrol.objects.filter(id__in=patrol_ids).update(coverage_computed_at=timezone.now())
 
 
