@@ -229,6 +229,8 @@ def parse_geojson(data: bytes) -> list[RawPoint]:
         doc = json.loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError:
         raise TrackError(_("GeoJSON 文件不是 UTF-8 编码。")) from None
+    except RecursionError:  # "[[[[…" nested beyond the parser's stack: no track is built that way
+        raise TrackError(_("GeoJSON 文件嵌套过深，不是轨迹文件。")) from None
     except json.JSONDecodeError as exc:
         raise TrackError(
             _("GeoJSON 文件格式错误（第 %(line)d 行第 %(col)d 列）：%(msg)s。")

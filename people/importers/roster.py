@@ -271,10 +271,34 @@ def _read_csv(raw: bytes) -> tuple[list[tuple[int, list]], str]:
     return list(enumerate(records, start=1)), encoding
 
 
+# An .xlsx is a zip: a small file can inflate to gigabytes (a zip bomb). Refused before openpyxl reads it when the
+# parts would inflate beyond IMPORT_MAX_BYTES, or by more than this ratio once past a few megabytes (real rosters
+# compress about 5-10 times).
+XLSX_MAX_RATIO = 100
+
+
+def _check_zip(path: Path) -> None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise _FileRejected(
+            _("无法打开 Excel 文件（%(error)s）；请确认是 .xlsx 文件，或另存为 CSV 后再导入") % {"error": exc}
+        ) from None
+    inflated = sum(i.file_size for i in infos)
+    packed = sum(i.compress_size for i in infos) or 1
+    if inflated > settings.IMPORT_MAX_BYTES or (inflated > 8 * 1024 * 1024 and inflated / packed > XLSX_MAX_RATIO):
+        raise _FileRejected(
+            _("Excel 文件解压后有 %(mb).0f MB（压缩比 %(ratio).0f:1），不像花名册，疑为压缩炸弹；请另存为 CSV 后再导入")
+            % {"mb": inflated / 1048576, "ratio": inflated / packed}
+        )
+
+
 def _read_xlsx(path: Path, sheet: str | None) -> tuple[list[tuple[int, list]], str]:
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
+    _check_zip(path)
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError) as exc:
