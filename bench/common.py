@@ -167,9 +167,21 @@ def wrk(path: str, bbox: list[float], *, seconds: int, connections: int, extra: 
 
 
 class Gunicorn:
-    """gunicorn serving config.wsgi on 127.0.0.1:PORT with DEBUG off; `env` overrides its environment."""
+    """gunicorn serving config.wsgi on 127.0.0.1:PORT with DEBUG off, configured by config/gunicorn.py — the file
+    production uses (docker-compose.yml) — so a benchmark measures the production set-up. `workers`, `threads` and
+    `worker_class` override it only when given (None: the config file's value); `env` overrides its environment.
 
-    def __init__(self, workers: int, *, threads: int = 1, worker_class: str = "sync", env: dict | None = None):
+    Note: gunicorn's `sync` workers close the connection after every response (no keep-alive); the production
+    configuration uses `gthread` workers, which keep connections alive."""
+
+    def __init__(
+        self,
+        workers: int | None = None,
+        *,
+        threads: int | None = None,
+        worker_class: str | None = None,
+        env: dict | None = None,
+    ):
         self.workers = workers
         self.threads = threads
         self.worker_class = worker_class
@@ -183,19 +195,26 @@ class Gunicorn:
             SECRET_KEY="bench-only-secret-key-" + "x" * 30,
             ALLOWED_HOSTS="127.0.0.1,localhost",
             GUNICORN_BIND=f"127.0.0.1:{PORT}",
-            GUNICORN_WORKERS=str(self.workers),
-            GUNICORN_THREADS=str(self.threads),
-            GUNICORN_WORKER_CLASS=self.worker_class,
             LOG_LEVEL="WARNING",
         )
+        for key, value in (
+            ("GUNICORN_WORKERS", self.workers),
+            ("GUNICORN_THREADS", self.threads),
+            ("GUNICORN_WORKER_CLASS", self.worker_class),
+        ):
+            if value is not None:
+                env[key] = str(value)
         env.pop("DJANGO_TESTING", None)
         env.update(self.overrides)
+        self.env = env
+        # stderr to a file, not a pipe nobody drains: a chatty server must never block on a full pipe
+        self.stderr = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
             [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi:application", "-c", "config/gunicorn.py"],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=self.stderr,
             start_new_session=True,
         )
         deadline = time.time() + 60
@@ -205,9 +224,21 @@ class Gunicorn:
                 return self
             except OSError:
                 if self.proc.poll() is not None:
-                    raise RuntimeError("gunicorn exited: " + self.proc.stderr.read().decode()[-2000:]) from None
+                    self.stderr.seek(0)
+                    raise RuntimeError("gunicorn exited: " + self.stderr.read().decode()[-2000:]) from None
                 time.sleep(0.3)
         raise RuntimeError("gunicorn did not answer /healthz within 60 s")
+
+    def configuration(self) -> dict:
+        """What gunicorn really runs with: config/gunicorn.py evaluated in the server's environment."""
+        code = (
+            "import json, runpy; c = runpy.run_path('config/gunicorn.py'); "
+            "print(json.dumps({k: c[k] for k in ('workers', 'worker_class', 'threads', 'keepalive', 'timeout')}))"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code], cwd=ROOT, env=self.env, capture_output=True, text=True, check=True
+        ).stdout
+        return json.loads(out)
 
     def peak_rss_mb(self) -> float:
         total = 0
@@ -226,6 +257,7 @@ class Gunicorn:
     def __exit__(self, *exc):
         os.killpg(os.getpgid(self.proc.pid), signal.SIGTERM)
         self.proc.wait(timeout=30)
+        self.stderr.close()
 
 
 def warm(path: str, bbox: list[float], n: int = 50) -> None:

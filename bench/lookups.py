@@ -18,8 +18,13 @@ CASES = [
 
 def run(ctx: Context) -> dict:
     rows = []
-    workers = int(os.environ.get("BENCH_GUNICORN_WORKERS", "3"))
-    with Gunicorn(workers) as server:
+    # The production configuration (config/gunicorn.py, as docker-compose.yml runs it); BENCH_GUNICORN_WORKERS /
+    # BENCH_GUNICORN_THREADS override it to compare.
+    workers = os.environ.get("BENCH_GUNICORN_WORKERS")
+    threads = os.environ.get("BENCH_GUNICORN_THREADS")
+    with Gunicorn(int(workers) if workers else None, threads=int(threads) if threads else None) as server:
+        config = server.configuration()
+        ctx.log(f"server: gunicorn {config}")
         for name, path, extra, sql in CASES:
             ctx.log(f"scenario: {name} — warming up")
             warm(path, ctx.bbox)
@@ -46,7 +51,7 @@ def run(ctx: Context) -> dict:
         peak = server.peak_rss_mb()
     return {
         "rows": rows,
-        "server": {"workers": workers, "peak_rss_mb": peak},
+        "server": {**config, "fast_path": server.env.get("FAST_LOOKUPS", "true"), "peak_rss_mb": peak},
         "settings": {"seconds": ctx.seconds, "connections": ctx.connections},
         "met": all(r["met"] for r in rows),
     }

@@ -10,9 +10,9 @@ psycopg2 connection of the serving thread, the same row mapping (lanes.selectors
 grid.selectors.area_rows) and DRF's JSONRenderer.
 
 The answer is the one Django would give, byte for byte and header for header (tests/test_fastlookup.py compares
-them): the request and response hooks of the project's own middleware run as in Django (security headers,
-language, sessions' Vary, CSRF cookie repair, X-Frame-Options, Content-Length, the Content-Security-Policy), and
-DRF's view headers (Allow, Vary: Accept) are added as its finalize_response does. Whatever this module does not
+them): the request and response hooks of the project's middleware run as in Django (security headers, language,
+CSRF cookie repair, X-Frame-Options, Content-Length), the effect of the others is reproduced (sessions' Vary: Cookie,
+the Content-Security-Policy with a fresh nonce; auth and messages have none here), and DRF's view headers (Allow, Vary: Accept) are added as its finalize_response does. Whatever this module does not
 reproduce goes to Django unchanged: any method but GET, an Authorization header, a session cookie, an Accept header
 that could choose another renderer, `?format=`, a request a middleware would answer itself (disallowed host, HTTPS
 redirect), and every other path. It switches itself off (everything to Django, one warning) when the settings hold a
@@ -43,8 +43,8 @@ from rest_framework.exceptions import APIException
 from rest_framework.renderers import JSONRenderer
 
 from common.api import exception_handler
-from common.geo import CoordinateError
-from common.params import parse_limit, parse_point, parse_within
+from common.geo import CoordinateError, LonLat, parse_number, to_wgs84
+from common.params import parse_limit, parse_within
 from grid.selectors import AREAS_AT_SQL, area_rows
 from lanes.selectors import NEAREST_ARGS, NEAREST_SQL, nearest_params, nearest_rows
 
@@ -58,24 +58,53 @@ JSON_ACCEPTS = frozenset({"*/*", "application/json", "application/*"})
 HOOK_MIDDLEWARE = frozenset(
     {
         "django.middleware.security.SecurityMiddleware",
-        "django.contrib.sessions.middleware.SessionMiddleware",
         "django.middleware.locale.LocaleMiddleware",
         "django.middleware.common.CommonMiddleware",
         "django.middleware.csrf.CsrfViewMiddleware",
-        "django.contrib.auth.middleware.AuthenticationMiddleware",
-        "django.contrib.messages.middleware.MessageMiddleware",
         "django.middleware.clickjacking.XFrameOptionsMiddleware",
     }
 )
-# Middleware with a __call__ of their own, whose effect here is known: reproduced below.
-CSP = "common.csp.CSPMiddleware"
-PASS_THROUGH = frozenset(
+SESSION = "django.contrib.sessions.middleware.SessionMiddleware"
+# Middleware whose whole effect here is known and cheaper to state than to run (a request without a session cookie,
+# which is the only kind served here):
+# - sessions: DRF's SessionAuthentication reads request.user, which reads the (empty) session, so SessionMiddleware
+#   adds `Vary: Cookie` and saves nothing; reproduced by _session_response below;
+# - auth: the anonymous user, no query;
+# - messages: no message is read or added, so the storage writes nothing.
+EMULATED = frozenset(
     {
-        "common.resilience.DatabaseUnavailableMiddleware",  # changes only an outage's answer: ours is the same 503
-        "whitenoise.middleware.WhiteNoiseMiddleware",  # serves STATIC_URL only
-        CSP,
+        SESSION,
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+        "django.contrib.messages.middleware.MessageMiddleware",
     }
 )
+
+
+def _session_response(request, response):
+    patch_vary_headers(response, ("Cookie",))
+    return response
+
+
+# Middleware with a __call__ of their own, and whether they leave a GET of `path` to the view unchanged (then the
+# fast path may answer it; CSP's header is reproduced below).
+CSP = "common.csp.CSPMiddleware"
+
+
+def _no_rate_limit_rule(path: str) -> bool:
+    from common.ratelimit import RULES
+
+    return not any("GET" in rule.methods and rule.pattern.match(path) for rule in RULES)
+
+
+PASS_THROUGH = {
+    # changes only an outage's answer, and ours is the same 503
+    "common.resilience.DatabaseUnavailableMiddleware": lambda path: True,
+    # serves files under STATIC_URL only
+    "whitenoise.middleware.WhiteNoiseMiddleware": lambda path: not path.startswith(settings.STATIC_URL or "/static/"),
+    CSP: lambda path: True,
+    # counts and limits the paths of its RULES only
+    "common.ratelimit.RateLimitMiddleware": _no_rate_limit_rule,
+}
 
 
 class Fallback(Exception):
@@ -139,6 +168,9 @@ class Database:
                 conn.autocommit = True
                 conn.set_client_encoding("UTF8")
                 with conn.cursor() as cur:
+                    # A generic plan of these statements cannot use the KNN index (a sequential scan, ~1000× slower);
+                    # the planner's own choice avoids it today, this makes sure it always does.
+                    cur.execute("SET plan_cache_mode = force_custom_plan")
                     for prepare, _execute in STATEMENTS.values():
                         cur.execute(prepare)
             except BaseException:
@@ -198,21 +230,29 @@ class Database:
         raise AssertionError("unreachable")
 
 
+def parse_lonlat(params: QueryDict) -> LonLat:
+    """common.params.parse_point (common.geo.point_from_params) without building a GEOS point, which costs more than
+    the rest of the parsing: the same checks in the same order, so the same messages."""
+    lat = parse_number(params.get("lat"), "lat")
+    lon = parse_number(params.get("lon"), "lon")
+    return to_wgs84(lon, lat, params.get("coordsys"))
+
+
 def nearest(params: QueryDict, db: Database) -> dict:
     """lanes.api.LaneViewSet.nearest."""
-    point = parse_point(params)
+    point = parse_lonlat(params)
     within = parse_within(params.get("within"))
     limit = parse_limit(params.get("limit"))
-    args = nearest_params(point.x, point.y, within_m=within.m, limit=limit)
+    args = nearest_params(point.lon, point.lat, within_m=within.m, limit=limit)
     rows = db.fetch("lanechief_nearest", tuple(args[name] for name in NEAREST_ARGS))
-    return {"point": {"lon": point.x, "lat": point.y}, "within_m": within.m, "lanes": nearest_rows(rows)}
+    return {"point": {"lon": point.lon, "lat": point.lat}, "within_m": within.m, "lanes": nearest_rows(rows)}
 
 
 def areas_at(params: QueryDict, db: Database) -> dict:
     """grid.api.AreaViewSet.at."""
-    point = parse_point(params)
-    rows = db.fetch("lanechief_areas_at", (point.x, point.y))
-    return {"point": {"lon": point.x, "lat": point.y}, "areas": area_rows(rows)}
+    point = parse_lonlat(params)
+    rows = db.fetch("lanechief_areas_at", (point.lon, point.lat))
+    return {"point": {"lon": point.lon, "lat": point.lat}, "areas": area_rows(rows)}
 
 
 # path → (handler, the DRF viewset and action it stands for)
@@ -279,9 +319,11 @@ class FastLookups:
             try:
                 self._request_hooks, self._response_hooks, self._csp = self._middleware_hooks()
                 for path, (handler, _cls, _action) in ROUTES.items():
-                    headers = _view_headers(path)
+                    refusing = [mw for mw in settings.MIDDLEWARE if mw in PASS_THROUGH and not PASS_THROUGH[mw](path)]
+                    headers = None if refusing else _view_headers(path)
                     if headers is None:
-                        logger.warning("fast lookup: %s is configured differently; served by Django", path)
+                        why = f"middleware {', '.join(refusing)} acts on it" if refusing else "its view differs"
+                        logger.warning("fast lookup: %s is served by Django (%s)", path, why)
                         continue
                     self.routes[path] = (handler, headers)
             except _Unknown as exc:
@@ -291,10 +333,15 @@ class FastLookups:
             self._ready = True
 
     def _middleware_hooks(self):
-        request_hooks, response_hooks, csp = [], [], False
+        request_hooks, response_hooks = [], []
         for path in settings.MIDDLEWARE:
             if path in PASS_THROUGH:
-                csp = csp or path == CSP
+                continue
+            if path in EMULATED:
+                if path == SESSION and "django.contrib.auth.middleware.AuthenticationMiddleware" in settings.MIDDLEWARE:
+                    if settings.SESSION_SAVE_EVERY_REQUEST:
+                        raise _Unknown("SESSION_SAVE_EVERY_REQUEST is on")
+                    response_hooks.append(_session_response)
                 continue
             if path not in HOOK_MIDDLEWARE:
                 raise _Unknown(f"middleware {path} is not known to common.fastlookup")
@@ -304,7 +351,7 @@ class FastLookups:
             if hasattr(mw, "process_response"):
                 response_hooks.append(mw.process_response)
         response_hooks.reverse()
-        return request_hooks, response_hooks, csp
+        return request_hooks, response_hooks, CSP in settings.MIDDLEWARE
 
     @property
     def enabled_paths(self) -> list[str]:
@@ -363,8 +410,6 @@ class FastLookups:
                 raise
             except Exception:  # noqa: BLE001 - DisallowedHost, PermissionDenied…: Django's answer
                 raise Fallback from None
-        # What DRF's SessionAuthentication does on every request: evaluate the (anonymous) user; it reads the session.
-        request.user.is_active  # noqa: B018
         try:
             data, status = handler(params, self.db), 200
             drf = True

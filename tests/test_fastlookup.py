@@ -458,3 +458,20 @@ def test_threads_get_connections_of_their_own_and_the_same_answers(apps, extent)
         answers = list(pool.map(serve, range(len(envs))))
     assert answers == expected
     assert fast.db.open_connections == len(threads) > 1
+
+
+def test_the_raw_sql_baselines_of_make_bench_are_the_statements_the_api_runs():
+    from pathlib import Path
+
+    from django.conf import settings
+
+    from grid.selectors import AREAS_AT_SQL
+    from lanes.selectors import NEAREST_SQL
+
+    def statement(name: str) -> str:
+        lines = (Path(settings.BASE_DIR) / "bench" / "sql" / name).read_text().splitlines()
+        return "\n".join(line for line in lines if not line.startswith(("--", "\\"))).strip()
+
+    nearest = NEAREST_SQL % {"lon": ":lon", "lat": ":lat", "abslat": ":abslat", "within": "50", "limit": "5"}
+    assert statement("nearest.sql") == nearest.strip() + ";"
+    assert statement("areas_at.sql") == (AREAS_AT_SQL % (":lon", ":lat")).strip() + ";"
