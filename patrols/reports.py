@@ -10,166 +10,247 @@ for patrols), so the page, the XLSX file and the coverage tables agree by constr
 
 Cases reported = findings filed as cases; cases closed = those of them closed (status closed) when the report
 was built. Coverage rate is None ("无数据") when nothing was due.
+
+All the reports of a day come from one DayReports: a handful of day-wide queries (every lane row of the day in
+report order, every patrol with its counts, every finding, the breakdowns), split by scope in Python — not a
+dozen queries per report (measured: 336 reports over 100,000 lanes, see patrols/README.md).
 """
 
 from __future__ import annotations
 
 import io
+from collections import defaultdict
 from datetime import date, datetime
 
+from django.db import connection
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from patrols.models import DailyReport, Finding, LaneDayCoverage, Patrol, PatrolStatus, ReportScope
+from patrols.models import DailyReport, Finding, Patrol, PatrolSource, PatrolStatus, ReportScope
 from patrols.selectors import coverage_rate, coverage_summary
+
+REPORTED_STATUSES = [PatrolStatus.FINISHED, PatrolStatus.FLAGGED]
 
 
 def _iso(t: datetime | None) -> str | None:
     return timezone.localtime(t).isoformat(timespec="seconds") if t else None
 
 
-def _scope_filters(scope: str, scope_id: int) -> tuple[Q, Q]:
-    """(LaneDayCoverage filter, Patrol filter) of a report scope."""
-    if scope == ReportScope.WORK_GROUP:
-        return Q(work_group_ids__contains=[scope_id]), Q(work_group_id=scope_id)
-    if scope == ReportScope.DEPARTMENT:
-        return Q(department_ids__contains=[scope_id]), Q(department_id=scope_id)
-    if scope == ReportScope.STREET_OFFICE:
-        return Q(street_office_id=scope_id), Q(department__street_office_id=scope_id)
-    raise ValueError(f"unknown report scope {scope!r}")
-
-
-def _case_counts(case_ids: list[int]) -> tuple[int, int | None]:
+def _closed_cases(case_ids: set[int]) -> set[int] | None:
+    """Ids of those cases that are closed; None when the cases app is not installed."""
     if not case_ids:
-        return 0, 0
+        return set()
     try:
         from cases.models import Case, Status
     except ImportError:
-        return len(case_ids), None
-    closed = Case.objects.filter(id__in=case_ids, status=Status.CLOSED).count()
-    return len(case_ids), closed
+        return None
+    return set(Case.objects.filter(id__in=case_ids, status=Status.CLOSED).values_list("id", flat=True))
+
+
+class DayReports:
+    """The contents of every daily report of one closed day (JSON-ready dicts, see `data`)."""
+
+    def __init__(self, day: date):
+        from grid.models import Area, Level
+        from lanes.models import LaneKind
+        from people.models import Department, Person, WorkGroup
+
+        self.day = day
+        kinds = {k: str(label) for k, label in LaneKind.choices}
+        self.lanes: dict[tuple[str, int], list[dict]] = defaultdict(list)
+        patroller_ids: set[int] = set()
+        with connection.cursor() as cur:
+            cur.execute(
+                """
+                SELECT c.lane_id, l.name, l.kind, a.name, c.due, c.covered, c.best_share, c.patroller_ids,
+                       c.work_group_ids, c.department_ids, c.street_office_id
+                FROM patrols_lanedaycoverage c
+                JOIN lanes_lane l ON l.id = c.lane_id
+                LEFT JOIN grid_area a ON a.id = c.community_id
+                WHERE c.day = %s
+                ORDER BY c.covered, l.name, c.lane_id
+                """,
+                [day],
+            )
+            for lane_id, name, kind, community, due, covered, best, patrollers, groups, depts, office in cur:
+                row = {
+                    "id": lane_id,
+                    "name": name,
+                    "kind": kinds.get(kind, kind),
+                    "community": community or "",
+                    "due": due,
+                    "covered": covered,
+                    "best_share": round(best, 4),
+                    "patroller_ids": patrollers,
+                }
+                patroller_ids.update(patrollers)
+                for g in groups:
+                    self.lanes[ReportScope.WORK_GROUP, g].append(row)
+                for d in depts:
+                    self.lanes[ReportScope.DEPARTMENT, d].append(row)
+                if office is not None:
+                    self.lanes[ReportScope.STREET_OFFICE, office].append(row)
+        self.names = dict(Person.objects.filter(id__in=patroller_ids).values_list("id", "name"))
+
+        sources = {k: str(label) for k, label in PatrolSource.choices}
+        statuses = {k: str(label) for k, label in PatrolStatus.choices}
+        self.patrols: dict[tuple[str, int], list[dict]] = defaultdict(list)
+        scopes_of_patrol: dict[int, list[tuple[str, int]]] = {}
+        patrol_rows = (
+            Patrol.objects.filter(day=day, status__in=REPORTED_STATUSES)
+            .annotate(
+                n_lanes=Count("lane_links", filter=Q(lane_links__covered=True), distinct=True),
+                n_findings=Count("findings", distinct=True),
+            )
+            .order_by("started_at", "id")
+            .values_list(
+                "id",
+                "person__name",
+                "person_id",
+                "started_at",
+                "ended_at",
+                "length_m",
+                "source",
+                "status",
+                "n_lanes",
+                "n_findings",
+                "work_group_id",
+                "department_id",
+                "department__street_office_id",
+            )
+        )
+        for pid, person, person_id, t0, t1, length, source, status, n_lanes, n_findings, g, d, so in patrol_rows:
+            row = {
+                "id": pid,
+                "person": person,
+                "person_id": person_id,
+                "started_at": _iso(t0),
+                "ended_at": _iso(t1),
+                "length_m": round(length or 0.0, 1),
+                "source": sources.get(source, source),
+                "status": status,
+                "status_display": statuses.get(status, status),
+                "lanes_covered": n_lanes,
+                "findings": n_findings,
+            }
+            keys = [
+                key
+                for key in ((ReportScope.WORK_GROUP, g), (ReportScope.DEPARTMENT, d), (ReportScope.STREET_OFFICE, so))
+                if key[1] is not None
+            ]
+            scopes_of_patrol[pid] = keys
+            for key in keys:
+                self.patrols[key].append(row)
+
+        self.findings: dict[tuple[str, int], list[dict]] = defaultdict(list)
+        finding_rows = (
+            Finding.objects.filter(patrol__day=day, patrol__status__in=REPORTED_STATUSES)
+            .order_by("found_at", "id")
+            .values_list(
+                "id",
+                "patrol_id",
+                "patrol__person__name",
+                "found_at",
+                "lane__name",
+                "category_code",
+                "description",
+                "case_id",
+            )
+        )
+        for fid, patrol_id, person, found_at, lane, code, description, case_id in finding_rows:
+            row = {
+                "id": fid,
+                "patrol_id": patrol_id,
+                "person": person,
+                "found_at": _iso(found_at),
+                "lane": lane or "",
+                "category_code": code,
+                "description": description,
+                "case_id": case_id,
+            }
+            for key in scopes_of_patrol.get(patrol_id, ()):
+                self.findings[key].append(row)
+        case_ids = {f["case_id"] for fs in self.findings.values() for f in fs if f["case_id"]}
+        self.closed = _closed_cases(case_ids)
+
+        self.groups_of: dict[int, set[int]] = defaultdict(set)
+        for gid, dept_id in WorkGroup.objects.values_list("id", "department_id"):
+            self.groups_of[dept_id].add(gid)
+        self.departments_of: dict[int, set[int]] = defaultdict(set)
+        for dept_id, office_id in Department.objects.values_list("id", "street_office_id"):
+            self.departments_of[office_id].add(dept_id)
+        self.communities_of: dict[int, set[int]] = defaultdict(set)
+        for area_id, parent_id in Area.objects.filter(level=Level.COMMUNITY).values_list("id", "parent_id"):
+            self.communities_of[parent_id].add(area_id)
+        self.summaries = {by: coverage_summary(day=day, by=by) for by in ("work_group", "department", "community")}
+
+    def _summary(self, by: str, ids: set[int]) -> list[dict]:
+        # coverage_summary(day, by, ids=…) of each report: the day's rows of those ids, in the same order
+        return [dict(r) for r in self.summaries[by] if r["id"] in ids]
+
+    def data(self, scope: str, scope_id: int) -> dict:
+        """Figures and lists of one daily report (JSON-ready)."""
+        if scope not in ReportScope.values:
+            raise ValueError(f"unknown report scope {scope!r}")
+        rows = self.lanes.get((scope, scope_id), [])
+        due = [r for r in rows if r["due"]]
+        covered = [r for r in due if r["covered"]]
+        missed = [r for r in due if not r["covered"]]
+        list_all = scope != ReportScope.STREET_OFFICE
+        listed = due if list_all else missed
+        names = self.names
+        lanes = [
+            {
+                "id": r["id"],
+                "name": r["name"],
+                "kind": r["kind"],
+                "community": r["community"],
+                "covered": r["covered"],
+                "best_share": r["best_share"],
+                "patrollers": [names.get(p, "") for p in r["patroller_ids"]],
+            }
+            for r in listed
+        ]
+        patrols = [dict(p) for p in self.patrols.get((scope, scope_id), [])]
+        finished = [p for p in patrols if p["status"] == PatrolStatus.FINISHED]
+        findings = [dict(f) for f in self.findings.get((scope, scope_id), [])]
+        case_ids = [f["case_id"] for f in findings if f["case_id"]]
+        closed = None if self.closed is None else sum(1 for c in case_ids if c in self.closed)
+        data = {
+            "day": self.day.isoformat(),
+            "scope": scope,
+            "scope_id": scope_id,
+            "lanes_due": len(due),
+            "lanes_covered": len(covered),
+            "lanes_missed": len(missed),
+            "lanes_resting": len(rows) - len(due),
+            "coverage_rate": coverage_rate(len(due), len(covered)),
+            "lanes_listed": "all" if list_all else "missed",
+            "lanes": lanes,
+            "patrols_count": len(finished),
+            "patrols_flagged": len(patrols) - len(finished),
+            "patrollers": len({p["person_id"] for p in finished}),
+            "distance_km": round(sum(p["length_m"] for p in finished) / 1000.0, 3),
+            "patrols": patrols,
+            "findings_count": len(findings),
+            "findings": findings,
+            "cases_reported": len(case_ids),
+            "cases_closed": closed if case_ids else 0,
+        }
+        if scope == ReportScope.DEPARTMENT:
+            data["breakdown_by"] = "work_group"
+            data["breakdown"] = self._summary("work_group", self.groups_of.get(scope_id, set()))
+        elif scope == ReportScope.STREET_OFFICE:
+            data["breakdown_by"] = "department"
+            data["breakdown"] = self._summary("department", self.departments_of.get(scope_id, set()))
+            data["communities"] = self._summary("community", self.communities_of.get(scope_id, set()))
+        return data
 
 
 def report_data(*, scope: str, scope_id: int, day: date) -> dict:
-    """Figures and lists of one daily report (JSON-ready)."""
-    from lanes.models import LaneKind
-    from people.models import Person
-
-    lane_q, patrol_q = _scope_filters(scope, scope_id)
-    rows = list(
-        LaneDayCoverage.objects.filter(lane_q, day=day)
-        .order_by("covered", "lane__name", "lane_id")
-        .values(
-            "lane_id", "lane__name", "lane__kind", "community__name", "due", "covered", "best_share", "patroller_ids"
-        )
-    )
-    due = [r for r in rows if r["due"]]
-    covered = [r for r in due if r["covered"]]
-    missed = [r for r in due if not r["covered"]]
-    list_all = scope != ReportScope.STREET_OFFICE
-    listed = due if list_all else missed
-    names = dict(
-        Person.objects.filter(id__in={p for r in listed for p in r["patroller_ids"]}).values_list("id", "name")
-    )
-    kinds = dict(LaneKind.choices)
-    lanes = [
-        {
-            "id": r["lane_id"],
-            "name": r["lane__name"],
-            "kind": str(kinds.get(r["lane__kind"], r["lane__kind"])),
-            "community": r["community__name"] or "",
-            "covered": r["covered"],
-            "best_share": round(r["best_share"], 4),
-            "patrollers": [names.get(p, "") for p in r["patroller_ids"]],
-        }
-        for r in listed
-    ]
-
-    patrols_qs = (
-        Patrol.objects.filter(patrol_q, day=day, status__in=[PatrolStatus.FINISHED, PatrolStatus.FLAGGED])
-        .select_related("person")
-        .annotate(
-            n_lanes=Count("lane_links", filter=Q(lane_links__covered=True), distinct=True),
-            n_findings=Count("findings", distinct=True),
-        )
-        .order_by("started_at", "id")
-    )
-    patrols = [
-        {
-            "id": p.id,
-            "person": p.person.name,
-            "person_id": p.person_id,
-            "started_at": _iso(p.started_at),
-            "ended_at": _iso(p.ended_at),
-            "length_m": round(p.length_m or 0.0, 1),
-            "source": p.get_source_display(),
-            "status": p.status,
-            "status_display": p.get_status_display(),
-            "lanes_covered": p.n_lanes,
-            "findings": p.n_findings,
-        }
-        for p in patrols_qs
-    ]
-    finished = [p for p in patrols if p["status"] == PatrolStatus.FINISHED]
-    findings_qs = (
-        Finding.objects.filter(patrol_id__in=[p["id"] for p in patrols])
-        .select_related("patrol__person", "lane")
-        .order_by("found_at", "id")
-    )
-    findings = [
-        {
-            "id": f.id,
-            "patrol_id": f.patrol_id,
-            "person": f.patrol.person.name,
-            "found_at": _iso(f.found_at),
-            "lane": f.lane.name if f.lane else "",
-            "category_code": f.category_code,
-            "description": f.description,
-            "case_id": f.case_id,
-        }
-        for f in findings_qs
-    ]
-    cases_reported, cases_closed = _case_counts([f["case_id"] for f in findings if f["case_id"]])
-
-    data = {
-        "day": day.isoformat(),
-        "scope": scope,
-        "scope_id": scope_id,
-        "lanes_due": len(due),
-        "lanes_covered": len(covered),
-        "lanes_missed": len(missed),
-        "lanes_resting": len(rows) - len(due),
-        "coverage_rate": coverage_rate(len(due), len(covered)),
-        "lanes_listed": "all" if list_all else "missed",
-        "lanes": lanes,
-        "patrols_count": len(finished),
-        "patrols_flagged": len(patrols) - len(finished),
-        "patrollers": len({p["person_id"] for p in finished}),
-        "distance_km": round(sum(p["length_m"] for p in finished) / 1000.0, 3),
-        "patrols": patrols,
-        "findings_count": len(findings),
-        "findings": findings,
-        "cases_reported": cases_reported,
-        "cases_closed": cases_closed,
-    }
-    if scope == ReportScope.DEPARTMENT:
-        from people.models import WorkGroup
-
-        group_ids = list(WorkGroup.objects.filter(department_id=scope_id).values_list("id", flat=True))
-        data["breakdown_by"] = "work_group"
-        data["breakdown"] = coverage_summary(day=day, by="work_group", ids=group_ids)
-    elif scope == ReportScope.STREET_OFFICE:
-        from people.models import Department
-
-        dept_ids = list(Department.objects.filter(street_office_id=scope_id).values_list("id", flat=True))
-        data["breakdown_by"] = "department"
-        data["breakdown"] = coverage_summary(day=day, by="department", ids=dept_ids)
-        from grid.models import Area
-
-        community_ids = list(Area.objects.filter(parent_id=scope_id, level="community").values_list("id", flat=True))
-        data["communities"] = coverage_summary(day=day, by="community", ids=community_ids)
-    return data
+    """Figures and lists of one daily report (JSON-ready). To build many reports of one day, use DayReports."""
+    return DayReports(day).data(scope, scope_id)
 
 
 def report_scopes() -> list[tuple[str, int, str, int | None]]:

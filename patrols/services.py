@@ -590,15 +590,16 @@ def lane_day_coverage_build(*, day: date, now: datetime | None = None) -> int:
 def daily_reports_generate(*, day: date, now: datetime | None = None) -> int:
     """Build (or rebuild) the daily reports of every work group, department and street office for a closed day
     (patrols.reports.report_data). Returns how many were written."""
-    from patrols.reports import report_data, report_scopes
+    from patrols.reports import DayReports, report_scopes
 
     now = now or timezone.now()
     n = 0
     with transaction.atomic():
         DailyReport.objects.filter(day=day).delete()
+        reports = DayReports(day)
         rows = []
         for scope, scope_id, name, street_office_id in report_scopes():
-            data = report_data(scope=scope, scope_id=scope_id, day=day)
+            data = reports.data(scope, scope_id)
             rows.append(
                 DailyReport(
                     day=day,
