@@ -44,7 +44,7 @@ from django.db.models import ProtectedError, RestrictedError
 from django.utils.translation import gettext as _
 from pyproj import CRS, Geod, Transformer
 from pyproj.exceptions import CRSError
-from shapely.geometry import LineString, MultiLineString
+from shapely.geometry import LineString
 
 from lanes.importers.osm import NAME_MAX, highway_kind
 from lanes.models import Lane, LaneKind
@@ -434,27 +434,52 @@ def _in_lonlat(bounds) -> bool:
     return -180 <= xmin <= xmax <= 180 and -90 <= ymin <= ymax <= 90
 
 
-def _lines_of(geom) -> list[LineString]:
-    """The LineStrings of a LineString or MultiLineString (2D); raises ValueError with the reason otherwise."""
+def _type_problem(geom) -> str:
+    """Why a geometry is not a line at all ("" when it is a LineString or MultiLineString)."""
     if geom is None:
-        raise ValueError(_("没有几何（空几何）"))
-    type_name = geom.geom_type
-    if type_name not in ("LineString", "MultiLineString"):
-        raise ValueError(
-            _("几何类型是 %(type)s，不是线（LineString/MultiLineString）；街巷必须是线，请删除该要素或只导出道路中心线")
-            % {"type": type_name}
-        )
-    if geom.is_empty:
-        raise ValueError(_("几何为空"))
-    geom = shapely.force_2d(geom)
-    coords = shapely.get_coordinates(geom)
-    if not np.isfinite(coords).all():
-        raise ValueError(_("坐标中有 NaN 或无穷大"))
-    parts = list(shapely.get_parts(geom))
-    for n, part in enumerate(parts, start=1):
-        if part.is_empty or len(np.unique(shapely.get_coordinates(part), axis=0)) < 2:
-            raise ValueError(_("第 %(n)d 段线少于两个不同的点（长度为零），请删除该段或修正坐标") % {"n": n})
-    return parts
+        return _("没有几何（空几何）")
+    if geom.geom_type not in ("LineString", "MultiLineString"):
+        return _(
+            "几何类型是 %(type)s，不是线（LineString/MultiLineString）；街巷必须是线，请删除该要素或只导出道路中心线"
+        ) % {"type": geom.geom_type}
+    return ""
+
+
+def _check_lines(lanes: list[_Lane], lonlat_required: bool) -> None:
+    """Split every lane's geometry (lane.geom) into 2D LineStrings (lane.lines), or give the reason it is not usable
+    (lane.problem): empty, NaN/infinite coordinates, a part with fewer than two distinct points (zero length), or,
+    when the coordinates must be longitude/latitude, coordinates outside that range. Vectorised over the file."""
+    if not lanes:
+        return
+    arr = shapely.force_2d(np.asarray([lane.geom for lane in lanes], dtype=object))
+    empty = shapely.is_empty(arr)
+    parts, owner = shapely.get_parts(arr, return_index=True)
+    coords, cowner = shapely.get_coordinates(parts, return_index=True)
+    bad_coords = np.zeros(len(parts), dtype=bool)
+    bad_coords[cowner[~np.isfinite(coords).all(axis=1)]] = True
+    zero = ~(shapely.length(parts) > 0) & ~bad_coords  # a part of one distinct point has length 0
+    n = np.arange(len(lanes))
+    starts, ends = np.searchsorted(owner, n), np.searchsorted(owner, n, side="right")
+    bounds = shapely.bounds(arr)
+    for i, lane in enumerate(lanes):
+        a, b = starts[i], ends[i]
+        if empty[i] or a == b:
+            lane.problem = _("几何为空")
+        elif bad_coords[a:b].any():
+            lane.problem = _("坐标中有 NaN 或无穷大")
+        elif zero[a:b].any():
+            lane.problem = _("第 %(n)d 段线少于两个不同的点（长度为零），请删除该段或修正坐标") % {
+                "n": int(np.flatnonzero(zero[a:b])[0]) + 1
+            }
+        elif lonlat_required and not _in_lonlat(bounds[i]):
+            x, y = shapely.get_coordinates(parts[a])[0]
+            lane.problem = _(
+                "坐标 (%(x).0f, %(y).0f) 超出经纬度范围：文件很可能是投影坐标而没有声明坐标系。"
+                "请用 --srid 指定文件的 EPSG 代码（例如 3857 = Web 墨卡托，32651 = WGS 84 / UTM 51N，"
+                "4547 = CGCS2000 / 3 度带 114°E）"
+            ) % {"x": x, "y": y}
+        else:
+            lane.lines = list(parts[a:b])
 
 
 @dataclass
@@ -463,7 +488,10 @@ class _Lane:
     key: str
     name: str
     kind: str
-    lines: list[LineString]  # WGS-84
+    geom: object  # shapely, as read (None when unreadable)
+    problems: list[str]
+    lines: list[LineString] = field(default_factory=list)  # 2D, WGS-84 once transformed
+    problem: str = ""  # why the geometry is not usable
 
 
 def import_lines(
@@ -542,7 +570,7 @@ def import_lines(
         },
     )
 
-    lanes: list[_Lane] = []
+    records: list[_Lane] = []
     first_fid: dict[str, int] = {}
     for fid, attrs, geom, reason in src.rows:
         report.features += 1
@@ -592,29 +620,22 @@ def import_lines(
                 )
             else:
                 first_fid[key] = fid
-        lines = []
-        if not reason:
-            try:
-                lines = _lines_of(geom)
-                if (lonlat_source or to_wgs84 is None) and not _in_lonlat(shapely.total_bounds(lines)):
-                    x, y = shapely.get_coordinates(lines[0])[0]
-                    raise ValueError(
-                        _(
-                            "坐标 (%(x).0f, %(y).0f) 超出经纬度范围：文件很可能是投影坐标而没有声明坐标系。"
-                            "请用 --srid 指定文件的 EPSG 代码（例如 3857 = Web 墨卡托，32651 = WGS 84 / UTM 51N，"
-                            "4547 = CGCS2000 / 3 度带 114°E）"
-                        )
-                        % {"x": x, "y": y}
-                    )
-            except ValueError as exc:
-                problems.append(str(exc))
-        if problems:
-            report.rejected.append(FeatureNote(fid, key, "；".join(problems) + "。"))
-        else:
-            lanes.append(_Lane(fid, key, name, kind, lines))
+        geom_problem = reason or _type_problem(geom)
+        if geom_problem:
+            problems.append(geom_problem)
+        records.append(_Lane(fid, key, name, kind, None if geom_problem else geom, problems))
         if report.features % PROGRESS_EVERY == 0:
-            _say(progress, _("已检查 %(k)d 个要素…") % {"k": report.features})
+            _say(progress, _("已读取 %(k)d 个要素…") % {"k": report.features})
 
+    _check_lines([r for r in records if r.geom is not None], lonlat_source or to_wgs84 is None)
+    lanes: list[_Lane] = []
+    for r in records:
+        if r.problem:
+            r.problems.append(r.problem)
+        if r.problems:
+            report.rejected.append(FeatureNote(r.fid, r.key, "；".join(p.rstrip("。") for p in r.problems) + "。"))
+        else:
+            lanes.append(r)
     if to_wgs84 is not None and lanes:
         _transform(lanes, to_wgs84, report)
     if report.rejected:
@@ -628,16 +649,18 @@ def import_lines(
 
     prefix = f"{SOURCE_PREFIX}{source}:"
     stored = dict(Lane.objects.filter(source_key__startswith=prefix).values_list("source_key", "geom"))
+    all_parts = np.asarray([line for lane in lanes for line in lane.lines], dtype=object)
+    owner = np.repeat(np.arange(len(lanes)), [len(lane.lines) for lane in lanes])
+    geoms = shapely.multilinestrings(all_parts, indices=owner)
+    report.total_length_m = _geod_length(all_parts)
     specs = []
-    for lane in lanes:
+    for lane, geom, wkb in zip(lanes, geoms.tolist(), shapely.to_wkb(geoms).tolist(), strict=True):
         key = f"{prefix}{lane.key}"
-        geom = MultiLineString(lane.lines)
-        report.total_length_m += _geod_length(geom)
         old = stored.get(key)
         if old is not None and shapely.equals_exact(shapely.from_wkb(bytes(old.wkb)), geom, GEOMETRY_TOLERANCE_DEG):
             new_geom = old  # the same line within 0.1 mm (another export of the same data): unchanged
         else:
-            new_geom = GEOSGeometry(memoryview(shapely.to_wkb(geom)), srid=settings.GEO_SRID)
+            new_geom = GEOSGeometry(memoryview(wkb), srid=settings.GEO_SRID)
         specs.append(
             LaneSpec(
                 source_key=key,
@@ -683,14 +706,19 @@ def _transform(lanes: list[_Lane], to_wgs84: Transformer, report: LineImportRepo
         x, y = to_wgs84.transform(xy[:, 0], xy[:, 1])
         return np.column_stack([x, y])
 
-    flat = [line for lane in lanes for line in lane.lines]
-    out = shapely.transform(np.asarray(flat, dtype=object), fn).tolist()
+    flat = np.asarray([line for lane in lanes for line in lane.lines], dtype=object)
+    owner = np.repeat(np.arange(len(lanes)), [len(lane.lines) for lane in lanes])
+    out = shapely.transform(flat, fn)
+    b = shapely.bounds(out)
+    ok = np.isfinite(b).all(axis=1) & (b[:, 0] >= -180) & (b[:, 2] <= 180) & (b[:, 1] >= -90) & (b[:, 3] <= 90)
+    bad_lane = np.zeros(len(lanes), dtype=bool)
+    bad_lane[owner[~ok]] = True
+    out = out.tolist()
     i = 0
     kept = []
-    for lane in lanes:
+    for k, lane in enumerate(lanes):
         lane.lines, i = out[i : i + len(lane.lines)], i + len(lane.lines)
-        coords = shapely.get_coordinates(lane.lines)
-        if not np.isfinite(coords).all() or not _in_lonlat(shapely.total_bounds(lane.lines)):
+        if bad_lane[k]:
             report.rejected.append(
                 FeatureNote(
                     lane.fid,
@@ -704,5 +732,11 @@ def _transform(lanes: list[_Lane], to_wgs84: Transformer, report: LineImportRepo
     report.rejected.sort(key=lambda n: n.fid)
 
 
-def _geod_length(geom) -> float:
-    return _GEOD.geometry_length(geom)
+def _geod_length(lines: np.ndarray) -> float:
+    """Total geodesic length (metres) of WGS-84 LineStrings, in one call."""
+    coords, idx = shapely.get_coordinates(lines, return_index=True)
+    same = idx[1:] == idx[:-1]
+    if not same.any():
+        return 0.0
+    _az1, _az2, dist = _GEOD.inv(coords[:-1, 0][same], coords[:-1, 1][same], coords[1:, 0][same], coords[1:, 1][same])
+    return float(np.sum(dist))
