@@ -359,16 +359,18 @@ WITH
 win AS (SELECT s, e FROM unnest(%(ws)s::timestamptz[], %(we)s::timestamptz[]) AS w(s, e)),
 -- one row per case that is due in the week: closed in it, or overdue and unclosed at its end
 due AS (
-  SELECT c.id, c.squad_id, c.community_id, c.street_office_id, c.lane_id,
-         c.closed_at IS NOT NULL AND c.closed_at >= %(s)s AND c.closed_at < %(e)s AS cl,
-         c.closed_at >= %(s)s AND c.closed_at < %(e)s AND (c.deadline IS NULL OR c.closed_at <= c.deadline) AS ot,
-         EXTRACT(epoch FROM c.closed_at - c.created_at) AS secs,
+  SELECT c.id, c.squad_id, c.community_id, c.street_office_id, c.lane_id, true AS cl,
+         (c.deadline IS NULL OR c.closed_at <= c.deadline) AS ot, EXTRACT(epoch FROM c.closed_at - c.created_at) AS secs,
          EXISTS (SELECT 1 FROM cases_caseevent r WHERE r.case_id = c.id AND r.to_status = 'rework' AND r.at < %(e)s) AS rw
   FROM cases_case c
-  WHERE c.status NOT IN ('void', 'merged')
-    AND ((c.closed_at >= %(s)s AND c.closed_at < %(e)s)
-      OR (c.deadline IS NOT NULL AND c.created_at < %(e)s AND tstzrange(c.deadline, CASE WHEN c.closed_at IS NULL
-          THEN NULL ELSE greatest(c.deadline, c.closed_at) END, '(]') @> %(e)s::timestamptz))
+  WHERE c.closed_at IS NOT NULL AND c.closed_at >= %(s)s AND c.closed_at < %(e)s AND c.status NOT IN ('void', 'merged')
+  UNION ALL
+  SELECT c.id, c.squad_id, c.community_id, c.street_office_id, c.lane_id, false, false, null,
+         EXISTS (SELECT 1 FROM cases_caseevent r WHERE r.case_id = c.id AND r.to_status = 'rework' AND r.at < %(e)s)
+  FROM cases_case c
+  WHERE c.deadline IS NOT NULL AND c.created_at < %(e)s AND c.status NOT IN ('void', 'merged')
+    AND tstzrange(c.deadline, CASE WHEN c.closed_at IS NULL THEN NULL ELSE greatest(c.deadline, c.closed_at) END, '(]')
+        @> %(e)s::timestamptz
 ),
 -- dispatch events of the week
 ev AS (
@@ -381,10 +383,12 @@ ev AS (
 -- cases reported in the week: first dispatch to their handler, must-attend attendance
 rep AS (
   SELECT c.id, c.squad_id, c.community_id, c.street_office_id, c.lane_id, c.created_at, k.must_attend,
-         (SELECT min(e.at) FROM cases_caseevent e WHERE e.case_id = c.id AND e.at >= c.created_at
-            AND (e.action = 'accept' OR (e.action IN ('dispatch', 'assign', 'return')
-                 AND (e.data->>'owner_queue' = 'squad' OR k.owner IN ('community', 'street_office') OR k.sensitive))))
-           AS sent
+         CASE WHEN k.owner IN ('community', 'street_office') OR k.sensitive THEN
+           (SELECT min(e.at) FROM cases_caseevent e WHERE e.case_id = c.id AND e.at >= c.created_at
+              AND e.action IN ('dispatch', 'assign', 'return', 'accept'))
+         ELSE (SELECT min(e.at) FROM cases_caseevent e WHERE e.case_id = c.id AND e.at >= c.created_at
+              AND (e.action = 'accept' OR (e.action IN ('dispatch', 'assign', 'return')
+                   AND (e.data ->> 'owner_queue') = 'squad'))) END AS sent
   FROM cases_case c JOIN cases_category k ON k.id = c.category_id
   WHERE c.created_at >= %(s)s AND c.created_at < %(e)s AND c.status NOT IN ('void', 'merged')
 ),

@@ -283,18 +283,26 @@ def _case_figures(levels, t, start, end) -> list[dict]:
     """closed, closed on time, overdue and unclosed at the end, rework, mean time to close."""
     overdue = OVERDUE_RANGE.format(t="c")
     sql = f"""
-    WITH d AS MATERIALIZED (
-      SELECT c.id, c.squad_id, c.community_id, c.street_office_id, c.lane_id,
-             coalesce(c.closed_at >= %(start)s AND c.closed_at < %(end)s, false) AS in_period,
-             (c.closed_at >= %(start)s AND c.closed_at < %(end)s
-               AND (c.deadline IS NULL OR c.closed_at <= c.deadline)) AS on_time,
-             c.closed_at - c.created_at AS close_time,
-             EXISTS (SELECT 1 FROM {t["event"]} e WHERE e.case_id = c.id AND e.to_status = 'rework'
-                     AND e.at < %(end)s) AS had_rework
+    WITH d0 AS (
+      -- closed in the period, and (disjoint) overdue and unclosed at its end: two index-only scans
+      SELECT c.id, c.squad_id, c.community_id, c.street_office_id, c.lane_id, c.created_at, c.closed_at,
+             c.deadline, true AS in_period
       FROM {t["case"]} c
-      WHERE c.status NOT IN ('void', 'merged')
-        AND ((c.closed_at >= %(start)s AND c.closed_at < %(end)s)
-             OR (c.deadline IS NOT NULL AND {overdue} @> %(end)s::timestamptz AND c.created_at < %(end)s))
+      WHERE c.closed_at IS NOT NULL AND c.closed_at >= %(start)s AND c.closed_at < %(end)s
+        AND c.status NOT IN ('void', 'merged')
+      UNION ALL
+      SELECT c.id, c.squad_id, c.community_id, c.street_office_id, c.lane_id, c.created_at, c.closed_at,
+             c.deadline, false
+      FROM {t["case"]} c
+      WHERE c.deadline IS NOT NULL AND {overdue} @> %(end)s::timestamptz AND c.created_at < %(end)s
+        AND c.status NOT IN ('void', 'merged')
+    ), d AS MATERIALIZED (
+      SELECT d0.id, d0.squad_id, d0.community_id, d0.street_office_id, d0.lane_id, d0.in_period,
+             d0.in_period AND (d0.deadline IS NULL OR d0.closed_at <= d0.deadline) AS on_time,
+             d0.closed_at - d0.created_at AS close_time,
+             EXISTS (SELECT 1 FROM {t["event"]} e WHERE e.case_id = d0.id AND e.to_status = 'rework'
+                     AND e.at < %(end)s) AS had_rework
+      FROM d0
     )
     SELECT lvl, unit, count(*) FILTER (WHERE in_period) AS closed, count(*) FILTER (WHERE on_time) AS closed_on_time,
            count(*) FILTER (WHERE NOT in_period) AS overdue_open, count(*) FILTER (WHERE had_rework) AS rework,
@@ -377,9 +385,14 @@ def _reported_figures(levels, t, period: Period, start, end, now) -> list[dict]:
     sql = f"""
     WITH r0 AS MATERIALIZED (
       SELECT c.id, c.squad_id, c.community_id, c.street_office_id, c.lane_id, c.created_at, cat.must_attend,
-             (SELECT min(e.at) FROM {t["event"]} e WHERE e.case_id = c.id AND e.at >= c.created_at AND (
-                 e.action = 'accept' OR (e.action IN ('dispatch', 'assign', 'return')
-                   AND (e.data->>'owner_queue' = 'squad' OR c.category_id = ANY(%(queue_cats)s))))) AS sent_at
+             -- two lookups, each on a partial index of the timeline (stats migration 0005)
+             least(
+               (SELECT min(e.at) FROM {t["event"]} e WHERE e.case_id = c.id AND e.at >= c.created_at
+                  AND (e.action = 'accept' OR (e.action IN ('dispatch', 'assign', 'return')
+                       AND (e.data ->> 'owner_queue') = 'squad'))),
+               CASE WHEN c.category_id = ANY(%(queue_cats)s) THEN
+                 (SELECT min(e.at) FROM {t["event"]} e WHERE e.case_id = c.id AND e.at >= c.created_at
+                    AND e.action IN ('dispatch', 'assign', 'return', 'accept')) END) AS sent_at
       FROM {t["case"]} c JOIN {t["category"]} cat ON cat.id = c.category_id
       WHERE c.created_at >= %(start)s AND c.created_at < %(end)s AND c.status NOT IN ('void', 'merged')
     ), r AS MATERIALIZED (
