@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import time
 import uuid
@@ -49,6 +50,12 @@ def url(dbname: str) -> str:
     return f"postgis://{auth}@{c['host']}:{c['port']}/{dbname}"
 
 
+def sql_text(definition: str) -> str:
+    """A definition as PostgreSQL prints it, without the casts and parentheses it adds when it re-reads a restored
+    `col IN (...)` (ARRAY['a'::varchar, …] comes back as ARRAY[('a'::varchar)::text, …])."""
+    return re.sub(r"::(character varying|text)(\[\])?|[()]", "", definition)
+
+
 def fingerprint(dbname: str) -> dict:
     """Everything the round trip must keep, read with plain SQL."""
     conn = psycopg2.connect(**conninfo(dbname))
@@ -73,7 +80,7 @@ def fingerprint(dbname: str) -> dict:
             )
             out["geometries"][f"{schema}.{table}.{column}"] = cur.fetchone()
         cur.execute("SELECT schemaname, tablename, indexname, indexdef FROM pg_indexes ORDER BY 1, 2, 3")
-        out["indexes"] = cur.fetchall()
+        out["indexes"] = [(*row[:3], sql_text(row[3])) for row in cur.fetchall()]
         cur.execute(
             "SELECT tgrelid::regclass::text, tgname, pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal "
             "ORDER BY 1, 2"
@@ -91,13 +98,10 @@ def fingerprint(dbname: str) -> dict:
         out["sequences"] = cur.fetchall()
         cur.execute("SELECT extname, extversion FROM pg_extension ORDER BY 1")
         out["extensions"] = cur.fetchall()
-        # CHECK texts are compared by name and kind only: PostgreSQL re-prints a restored ARRAY[...] check with
-        # other (equivalent) casts
         cur.execute(
-            "SELECT conrelid::regclass::text, conname, contype, "
-            "CASE WHEN contype = 'c' THEN '' ELSE pg_get_constraintdef(oid) END FROM pg_constraint ORDER BY 1, 2"
+            "SELECT conrelid::regclass::text, conname, contype, pg_get_constraintdef(oid) FROM pg_constraint ORDER BY 1, 2"
         )
-        out["constraints"] = cur.fetchall()
+        out["constraints"] = [(*row[:3], sql_text(row[3])) for row in cur.fetchall()]
     conn.close()
     return out
 
