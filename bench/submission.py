@@ -427,9 +427,9 @@ def warm_up(sessions, cats, bbox, n: int = 30) -> None:
             raise RuntimeError("the bench lane chief's session was not accepted by the server (SECRET_KEY?)")
 
 
-def inner_bbox(bbox: list[float], margin: float = 0.01) -> list[float]:
-    """The city's extent less 1 % on each side: the street offices are rectangles in UTM, so the corners of the
-    lanes' lon/lat extent lie outside every street office (a report there is refused, rightly, with a 400)."""
+def inner_bbox(bbox: list[float], margin: float = 0.02) -> list[float]:
+    """The city's extent less 2 % on each side: the street offices are rectangles in UTM (rotated by ~0.7° against
+    lon/lat), so near the corners of the lanes' extent points lie outside every street office (rightly a 400)."""
     dx, dy = (bbox[2] - bbox[0]) * margin, (bbox[3] - bbox[1]) * margin
     return [bbox[0] + dx, bbox[1] + dy, bbox[2] - dx, bbox[3] - dy]
 
