@@ -234,7 +234,10 @@ def run(ctx) -> dict:
         conn.close()
 
     def get(path: str) -> tuple[int, str, str]:
-        request = urllib.request.Request(ctx.base_url + path, headers={"Accept-Language": "zh-hans"})
+        from urllib.parse import quote
+
+        safe_path = quote(path, safe="/?=&%:,.+-_~;")  # non-ASCII search terms (/lookup/?q=路)
+        request = urllib.request.Request(ctx.base_url + safe_path, headers={"Accept-Language": "zh-hans"})
         try:
             with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - our own server
                 return (
@@ -253,7 +256,7 @@ def run(ctx) -> dict:
     return {
         "pages_scanned": result["pages"],
         "statuses": result["statuses"],
-        "secrets": {"phones": len(secrets.phones), "words": len(secrets.words), "cases": len(secrets.per_case)},
+        "secrets": {"phones": len(secrets.phones), "words": len(secrets.words), "cases": len(secrets.tracking_codes)},
         "leaks": result["leaks"][:50],
         "log_bytes_scanned": len(log_text),
         "log_leaks": in_log[:50],
