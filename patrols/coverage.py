@@ -46,6 +46,7 @@ PARALLEL_SETTINGS = {
     "min_parallel_table_scan_size": "0",
     "min_parallel_index_scan_size": "0",
     "enable_sort": "off",
+    "enable_incremental_sort": "off",
 }
 
 
