@@ -21,6 +21,14 @@ GPS_IFD = 0x8825
 class PhotoError(ValueError):
     """An upload that is not an acceptable photo; the message says which file and why."""
 
+    status_code = 400
+
+
+class PhotoTooLarge(PhotoError):
+    """A photo over CASE_PHOTO_MAX_BYTES: HTTP 413 for callers that pass the status on."""
+
+    status_code = 413
+
 
 @dataclass(frozen=True)
 class CleanPhoto:
@@ -73,14 +81,14 @@ def clean_photo(upload) -> CleanPhoto:
     max_bytes = conf.get("CASE_PHOTO_MAX_BYTES")
     size = getattr(upload, "size", None)
     if size is not None and size > max_bytes:
-        raise PhotoError(
+        raise PhotoTooLarge(
             _("照片「%(name)s」大小 %(size).1f MB，超过 %(max).1f MB 上限")
             % {"name": name, "size": size / 1048576, "max": max_bytes / 1048576}
         )
     upload.seek(0)
     data = upload.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise PhotoError(_("照片「%(name)s」超过 %(max).1f MB 上限") % {"name": name, "max": max_bytes / 1048576})
+        raise PhotoTooLarge(_("照片「%(name)s」超过 %(max).1f MB 上限") % {"name": name, "max": max_bytes / 1048576})
     if not data:
         raise PhotoError(_("照片「%(name)s」是空文件") % {"name": name})
     not_image = PhotoError(_("「%(name)s」不是可识别的图片（支持 JPEG、PNG、WebP）") % {"name": name})
