@@ -39,8 +39,12 @@ def _unload(config) -> None:
 
 @pytest.fixture(scope="session")
 def demo(django_db_setup, django_db_blocker, request) -> Demo:
+    from django.db import connection
+
     from common.demo import demo_counts
 
+    # Never load (and later unload) the demo anywhere but a test database.
+    assert connection.settings_dict["NAME"].startswith("test_"), "the demo fixture needs the test database"
     with django_db_blocker.unblock():
         out = io.StringIO()
         # --reset: a demo left behind by an interrupted session (--reuse-db) is rebuilt, never trusted.

@@ -53,12 +53,12 @@ def reconcile(timestamp: int) -> dict:
     return services.requeue_lost()
 
 
-@app.periodic(cron="*/5 * * * *")
+@app.periodic(cron="* * * * *")
 @app.task(
     name="queue.retry_stalled_jobs", queue=PERIODIC_QUEUE, queueing_lock="queue.retry_stalled_jobs", pass_context=True
 )
 async def retry_stalled_jobs(context, timestamp: int) -> int:
-    """Every 5 minutes: jobs left "doing" by a worker that died (no heartbeat for 30 s) are queued again, in every
+    """Every minute: jobs left "doing" by a worker that died (no heartbeat for 30 s) are queued again, in every
     queue. A delivery retried this way does not send twice: the notification's status is checked under a row lock."""
     job_manager = context.app.job_manager
     stalled = list(await job_manager.get_stalled_jobs())

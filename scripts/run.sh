@@ -12,8 +12,9 @@ $PY manage.py load_demo
 HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
 echo "==> starting the queue worker (notifications, periodic tasks)"
-$PY manage.py procrastinate worker > .worker.log 2>&1 &
+# restarted whenever it exits: procrastinate's worker stops (code 0) when it loses the database
+( while :; do $PY manage.py procrastinate worker; sleep 1; done ) > .worker.log 2>&1 &
 WORKER=$!
-trap 'kill $WORKER 2>/dev/null || true' EXIT INT TERM
+trap 'pkill -P $WORKER 2>/dev/null; kill $WORKER 2>/dev/null || true' EXIT INT TERM
 echo "==> serving http://$HOST:$PORT/  (Ctrl-C stops; \`make stop\` stops the local database)"
 $PY manage.py runserver "$HOST:$PORT" --noreload
