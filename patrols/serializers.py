@@ -18,8 +18,10 @@ class PatrolSerializer(GeoFeatureModelSerializer):
     """A patrol as a GeoJSON Feature; the geometry is its cleaned track (null while a live patrol has < 2 fixes)."""
 
     person_name = serializers.CharField(source="person.name", read_only=True)
-    department_name = serializers.CharField(source="department.name", read_only=True, default=None)
-    work_group_name = serializers.CharField(source="work_group.name", read_only=True, default=None)
+    department_name = serializers.CharField(source="department.name", read_only=True, default=None, allow_null=True)
+    work_group_name = serializers.CharField(source="work_group.name", read_only=True, default=None, allow_null=True)
+    # Generated from the track in the database; null while a live patrol has no track yet.
+    length_m = serializers.FloatField(read_only=True, allow_null=True)
     lanes = serializers.SerializerMethodField()
     findings_count = serializers.SerializerMethodField()
 
@@ -117,7 +119,7 @@ class PhotoSerializer(serializers.ModelSerializer):
 
 
 class FindingSerializer(GeoFeatureModelSerializer):
-    lane_name = serializers.CharField(source="lane.name", read_only=True, default=None)
+    lane_name = serializers.CharField(source="lane.name", read_only=True, default=None, allow_null=True)
     photos = PhotoSerializer(many=True, read_only=True)
 
     class Meta:
@@ -178,7 +180,7 @@ class LaneDayCoverageSerializer(GeoFeatureModelSerializer):
     missed = serializers.SerializerMethodField()
     best_share = serializers.FloatField(read_only=True)
     patrol_ids = serializers.ListField(child=serializers.IntegerField(), read_only=True)
-    community_name = serializers.CharField(source="community.name", read_only=True, default=None)
+    community_name = serializers.CharField(source="community.name", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = Lane

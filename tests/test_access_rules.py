@@ -57,6 +57,7 @@ ANONYMOUS_ALLOWED = {
     "case-list": {"POST"},  # anonymous report (rate-limited); the list itself needs a login
     "case-track": {"GET"},
     "case-categories": {"GET"},
+    "stats-ratings": {"POST"},  # a reporter rates their closed case through its tracking code (rate-limited)
     "cases-report": "*",
     "cases-track": "*",
     "home": "*",
