@@ -115,7 +115,9 @@ def _clean_photos(photos) -> list:
     try:
         return [clean_photo(p) for p in photos]
     except PhotoError as exc:
-        raise CaseInputError(str(exc)) from None
+        error = CaseInputError(str(exc))
+        error.status_code = exc.status_code  # 413 for an oversized photo
+        raise error from None
 
 
 def _store_photo(case: Case, cleaned, *, kind: str, user, now=None) -> Attachment:
