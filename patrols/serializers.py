@@ -288,3 +288,24 @@ class CloseDayResultSerializer(serializers.Serializer):
     lanes_due = serializers.IntegerField()
     lanes_covered = serializers.IntegerField()
     reports = serializers.IntegerField()
+
+
+def _patrol_geometry_is_nullable():
+    from drf_spectacular.contrib.rest_framework_gis import GeoFeatureModelSerializerExtension
+
+    class PatrolSerializerSchema(GeoFeatureModelSerializerExtension):
+        """A live patrol has no track until it has two fixes: its GeoJSON geometry is null then."""
+
+        target_class = "patrols.serializers.PatrolSerializer"
+        match_subclasses = False
+        priority = 1
+
+        def map_serializer(self, auto_schema, direction):
+            schema = super().map_serializer(auto_schema, direction)
+            schema["properties"]["geometry"] = {**schema["properties"]["geometry"], "nullable": True}
+            return schema
+
+    return PatrolSerializerSchema
+
+
+_patrol_geometry_is_nullable()
