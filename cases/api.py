@@ -15,7 +15,6 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
-from rest_framework_gis.pagination import GeoJsonPagination
 
 from cases import conf, selectors, services
 from cases import workflow as wf
@@ -39,6 +38,7 @@ from cases.serializers import (
     TransitionSerializer,
 )
 from common.geo import point_from_params
+from common.pagination import GeoJsonPagination
 
 ERROR = OpenApiResponse(inline_serializer("CaseError", {"detail": serializers.CharField()}), description=_("错误说明"))
 
@@ -220,13 +220,13 @@ class CaseViewSet(viewsets.GenericViewSet):
         return self._detail(self._visible(pk))
 
     @extend_schema(summary=_("承办收件箱：按处置期限排序"), responses=InboxItemSerializer(many=True))
-    @action(detail=False, methods=["get"])
+    @action(detail=False, methods=["get"], pagination_class=None, filter_backends=[])
     def inbox(self, request):
         items = selectors.inbox(_scope(request))[:500]
         return Response(InboxItemSerializer(items, many=True, context=self.get_serializer_context()).data)
 
     @extend_schema(summary=_("案件类别"), responses=CategorySerializer(many=True))
-    @action(detail=False, methods=["get"])
+    @action(detail=False, methods=["get"], pagination_class=None, filter_backends=[])
     def categories(self, request):
         return Response(
             CategorySerializer(Category.objects.filter(active=True).select_related("parent"), many=True).data
@@ -244,7 +244,7 @@ class CaseViewSet(viewsets.GenericViewSet):
         return Response(PublicCaseSerializer(selectors.public_view(case)).data)
 
     @extend_schema(summary=_("必到事项到场情况（迟到、缺到）"), responses=AttendanceReportSerializer(many=True))
-    @action(detail=False, methods=["get"], url_path="attendance-report")
+    @action(detail=False, methods=["get"], pagination_class=None, filter_backends=[], url_path="attendance-report")
     def attendance_report(self, request):
         rows = [
             {

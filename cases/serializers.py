@@ -34,7 +34,7 @@ class FieldsOnceMixin:
 
 
 class CategorySerializer(serializers.ModelSerializer):
-    parent = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    parent = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
 
     class Meta:
         model = Category
@@ -168,8 +168,8 @@ class CaseFeatureSerializer(FieldsOnceMixin, GeoFeatureModelSerializer):
     category = serializers.CharField(source="category.code")
     category_name = serializers.CharField(source="category.name")
     status_label = serializers.CharField(source="get_status_display")
-    squad_name = serializers.CharField(source="squad.name", default=None)
-    lane_name = serializers.CharField(source="lane.name", default=None)
+    squad_name = serializers.CharField(source="squad.name", default=None, allow_null=True)
+    lane_name = serializers.CharField(source="lane.name", default=None, allow_null=True)
     street_office_code = serializers.CharField(source="street_office.code")
     light = serializers.SerializerMethodField(help_text=_("红绿灯：green / yellow / red，未计时为空"))
 
@@ -201,13 +201,13 @@ class CaseFeatureSerializer(FieldsOnceMixin, GeoFeatureModelSerializer):
 
 
 class CaseDetailSerializer(CaseFeatureSerializer):
-    community_code = serializers.CharField(source="community.code", default=None)
-    grid_cell_code = serializers.CharField(source="grid_cell.code", default=None)
+    community_code = serializers.CharField(source="community.code", default=None, allow_null=True)
+    grid_cell_code = serializers.CharField(source="grid_cell.code", default=None, allow_null=True)
     clock = serializers.SerializerMethodField()
     roles = serializers.SerializerMethodField()
     allowed_actions = serializers.SerializerMethodField()
     reporter_contact = serializers.SerializerMethodField()
-    merged_into_code = serializers.CharField(source="merged_into.tracking_code", default=None)
+    merged_into_code = serializers.CharField(source="merged_into.tracking_code", default=None, allow_null=True)
     sensitive = serializers.BooleanField(source="category.sensitive")
     must_attend = serializers.BooleanField(source="category.must_attend")
 
@@ -263,8 +263,8 @@ class CaseDetailSerializer(CaseFeatureSerializer):
 class InboxItemSerializer(FieldsOnceMixin, serializers.ModelSerializer):
     category_name = serializers.CharField(source="category.name")
     status_label = serializers.CharField(source="get_status_display")
-    squad_name = serializers.CharField(source="squad.name", default=None)
-    lane_name = serializers.CharField(source="lane.name", default=None)
+    squad_name = serializers.CharField(source="squad.name", default=None, allow_null=True)
+    lane_name = serializers.CharField(source="lane.name", default=None, allow_null=True)
     light = serializers.SerializerMethodField()
     remaining_seconds = serializers.SerializerMethodField()
     lon = serializers.FloatField(source="point.x")

@@ -14,6 +14,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
+from common.access import public_view
 from grid.models import Area
 from lanes.models import Lane, LaneKind
 from maps import dashboard as dashboard_module
@@ -31,6 +32,7 @@ def _embed(request, fmap):
     return render_map(fmap, nonce=getattr(request, "csp_nonce", None))
 
 
+@public_view
 def home(request):
     return render(request, "maps/home.html")
 
@@ -78,6 +80,7 @@ def public_url(request, path: str) -> str:
     return base + path if base else request.build_absolute_uri(path)
 
 
+@public_view
 def lookup(request):
     """Find a lane's chief: search by name, click the map, or use the phone's position."""
     query = request.GET.get("q", "").strip()[:50]
@@ -131,6 +134,7 @@ def _placard(lane_id: int) -> dict:
         raise Http404(_("没有这条街巷")) from None
 
 
+@public_view
 def lookup_lane(request, lane_id: int):
     """A lane's public placard: chief, squads' duty phones, duties, a report link and a small map."""
     placard = _placard(lane_id)
@@ -180,6 +184,7 @@ def qr_svg(url: str) -> str:
     return qr.svg_inline(scale=1, border=2, omitsize=True, title=url)
 
 
+@public_view
 def lookup_placard(request, lane_id: int):
     """The printable A4 contact placard (街巷长联系牌) with a QR code to the lane's public page."""
     placard = _placard(lane_id)
