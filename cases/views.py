@@ -19,6 +19,7 @@ from cases.api import PublicReportThrottle
 from cases.calendar import WorkCalendar
 from cases.models import Category
 from cases.permissions import roles_for, scope_for
+from common.access import public_view
 from common.geo import CoordinateError, point_from_params
 
 # Actions offered on the case page, with the input each one needs.
@@ -38,6 +39,7 @@ def _categories():
     return [(g, by_parent.get(g.pk, [])) for g in groups] + ([(None, by_parent[None])] if by_parent.get(None) else [])
 
 
+@public_view
 @require_http_methods(["GET", "POST"])
 def report(request):
     """Report a problem: category, place (the phone's GPS or typed coordinates), description, photos."""
@@ -71,6 +73,7 @@ def report(request):
     return redirect(f"{reverse('cases-track')}?code={result.case.tracking_code}&new=1")
 
 
+@public_view
 @require_http_methods(["GET", "POST"])
 def track(request):
     """The state of a report, by its tracking code (public fields only); once closed, the reporter may rate it
