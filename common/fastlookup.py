@@ -262,6 +262,11 @@ ROUTES = {
 }
 
 
+def _subclasses(classes, bases) -> bool:
+    classes = list(classes)
+    return len(classes) == len(bases) and all(issubclass(c, b) for c, b in zip(classes, bases, strict=True))
+
+
 def _view_headers(path: str) -> dict | None:
     """DRF's default response headers of the view `path` resolves to (APIView.default_response_headers), or None
     when the view is not configured the way this module reproduces."""
@@ -287,8 +292,12 @@ def _view_headers(path: str) -> dict | None:
     kwargs = getattr(handler, "kwargs", {})
     expected = (
         list(kwargs.get("renderer_classes", cls.renderer_classes)) == [JSONRenderer, BrowsableAPIRenderer],
-        list(kwargs.get("authentication_classes", cls.authentication_classes))
-        == [SessionAuthentication, BasicAuthentication],
+        # subclasses too (common.access.BasicAuthentication refuses malformed credentials): a request with an
+        # Authorization header or a session cookie is Django's anyway
+        _subclasses(
+            kwargs.get("authentication_classes", cls.authentication_classes),
+            [SessionAuthentication, BasicAuthentication],
+        ),
         list(kwargs.get("permission_classes", cls.permission_classes)) == [AllowAny],
         not list(kwargs.get("throttle_classes", cls.throttle_classes)),
         cls.versioning_class is None,
