@@ -190,18 +190,17 @@ def cells_layer(f: Filter, *, bbox: BBox | None, zoom: float | None, limit: int 
     cat, cat_params = _category_sql(f)
     start, end = f.period
     sql = f"""
-SELECT a.id, {geo}, a.name, COALESCE(s.found, 0), COALESCE(s.fixed, 0)
+SELECT a.id, {geo}, a.name, count(c.id), count(c.id) FILTER (WHERE c.status = 'closed')
 FROM grid_area a
-LEFT JOIN (
-  SELECT c.grid_cell_id, count(*) AS found, count(*) FILTER (WHERE c.status = 'closed') AS fixed
-  FROM cases_case c
-  WHERE {where} AND {cat} AND c.created_at >= %s AND c.created_at < %s AND c.status NOT IN ('void', 'merged')
-    AND c.grid_cell_id IS NOT NULL
-  GROUP BY c.grid_cell_id
-) s ON s.grid_cell_id = a.id
+LEFT JOIN cases_case c
+  ON c.grid_cell_id = a.id
+ AND {where} AND {cat} AND c.created_at >= %s AND c.created_at < %s AND c.status NOT IN ('void', 'merged')
 WHERE a.level = 'grid_cell' AND a.code LIKE %s AND {box}
+GROUP BY a.id
 ORDER BY a.code
 LIMIT %s"""
+    # One join per cell rather than a pre-aggregated subquery: with a million cases elsewhere the planner
+    # estimated the subquery at 2 rows and rescanned it for every cell (2.5 s at 2,342 cells; now ~50 ms).
     params = [*geo_params, *where_params, *cat_params, start, end, f.area.code + "%", *box_params, limit + 1]
     rows = _fetch(sql, params)
     features = [
