@@ -4,7 +4,7 @@ output documents (category → service, case → service request). Reporter iden
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.contrib.gis.geos import Point
@@ -73,14 +73,20 @@ def _moment(raw: str, name: str, *, end: bool = False) -> datetime | None:
     raw = (raw or "").strip()
     if not raw:
         return None
-    value = parse_datetime(raw.replace(" ", "+"))  # an unescaped "+" in a query string arrives as a space
-    if value is None:
-        day = parse_date(raw)
-        if day is None:
-            raise Open311Error(400, _("%(name)s 须为 ISO 8601 日期时间，如 2026-11-01T00:00:00+08:00") % {"name": name})
-        value = datetime.combine(day, datetime.max.time() if end else datetime.min.time())
-    if timezone.is_naive(value):
-        value = timezone.make_aware(value)
+    message = _("%(name)s 须为 ISO 8601 日期时间，如 2026-11-01T00:00:00+08:00") % {"name": name}
+    try:
+        value = parse_datetime(raw.replace(" ", "+"))  # an unescaped "+" in a query string arrives as a space
+        if value is None:
+            day = parse_date(raw)
+            if day is None:
+                raise Open311Error(400, message)
+            value = datetime.combine(day, datetime.max.time() if end else datetime.min.time())
+        if timezone.is_naive(value):
+            value = timezone.make_aware(value)
+        # In UTC: PostgreSQL refuses offsets beyond ±15:59 that Python accepts (e.g. +18:04, found by fuzzing).
+        value = value.astimezone(UTC)
+    except (ValueError, OverflowError):  # a well-formed but impossible date, or out of range once in UTC
+        raise Open311Error(400, message) from None
     return value
 
 
