@@ -175,6 +175,38 @@ class Session:
                 )
         except urllib.error.HTTPError as exc:
             return exc.code, exc.headers.get("Content-Type", ""), exc.read().decode(errors="replace")
+        except urllib.error.URLError as exc:
+            if body is None or not isinstance(exc.reason, (BrokenPipeError, ConnectionResetError)):
+                raise
+            # The server answered (e.g. 413) and closed before reading the whole upload: urllib stops at the
+            # broken pipe, so send again ignoring it and read the answer that is waiting on the socket.
+            return self._send_ignoring_close(method, path, body, headers)
+
+    def _send_ignoring_close(self, method: str, path: str, body: bytes, headers: dict):
+        import http.client
+        from urllib.parse import urlsplit
+
+        url = urlsplit(self.base_url)
+        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+        try:
+            conn.putrequest(method, path)
+            cookies = "; ".join(f"{c.name}={c.value}" for c in self.jar)
+            for name, value in {**headers, "Content-Length": str(len(body)), "Cookie": cookies}.items():
+                if value:
+                    conn.putheader(name, value)
+            conn.endheaders()
+            try:
+                for i in range(0, len(body), 65536):
+                    conn.send(body[i : i + 65536])
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            try:
+                response = conn.getresponse()
+            except (ConnectionResetError, http.client.RemoteDisconnected):
+                return 0, "", "the server closed the connection without an answer"
+            return response.status, response.getheader("Content-Type", ""), response.read().decode(errors="replace")
+        finally:
+            conn.close()
 
     def post_files(self, path: str, fields: dict, files: list[tuple[str, Payload]]):
         import uuid
