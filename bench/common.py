@@ -71,12 +71,16 @@ def db_params() -> dict:
     }
 
 
-def pgbench(script: Path, bbox: list[float], *, seconds: int, clients: int) -> dict:
+def pgbench(script: Path, bbox: list[float], *, seconds: int, clients: int, defines: dict | None = None) -> dict:
+    """Runs a pgbench script (prepared statements) with the bbox as :minlon … :maxlat and `defines` as further
+    variables; throughput, latency from the per-transaction log, failed transactions."""
     p = db_params()
     env = dict(os.environ, PGPASSWORD=p["password"])
+    pgbin = Path("/usr/lib/postgresql/15/bin/pgbench")
+    variables = {"minlon": bbox[0], "minlat": bbox[1], "maxlon": bbox[2], "maxlat": bbox[3], **(defines or {})}
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [
-            "pgbench",
+            str(pgbin) if pgbin.exists() else "pgbench",
             "-n",
             "-h",
             p["host"],
@@ -94,36 +98,30 @@ def pgbench(script: Path, bbox: list[float], *, seconds: int, clients: int) -> d
             str(seconds),
             "-M",
             "prepared",
-            "-D",
-            f"minlon={bbox[0]}",
-            "-D",
-            f"minlat={bbox[1]}",
-            "-D",
-            f"maxlon={bbox[2]}",
-            "-D",
-            f"maxlat={bbox[3]}",
+            *[arg for name, value in variables.items() for arg in ("-D", f"{name}={value}")],
             "-l",
             "--log-prefix",
             f"{tmp}/log",
             p["dbname"],
         ]
-        pgbin = Path("/usr/lib/postgresql/15/bin/pgbench")
-        if pgbin.exists():
-            cmd[0] = str(pgbin)
-        out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        if proc.returncode != 0:
+            raise RuntimeError(f"pgbench failed: {proc.stderr[-1500:]}")
+        out = proc.stdout
         latencies = []
         for f in Path(tmp).glob("log*"):
             for line in f.read_text().split("\n"):
                 parts = line.split()
                 if len(parts) >= 3:
                     latencies.append(int(parts[2]) / 1000.0)  # µs → ms
-    tps = float(re.search(r"tps = ([\d.]+)", out).group(1))
     latencies.sort()
+    failed = re.search(r"number of failed transactions: (\d+)", out)
     return {
-        "throughput_rps": round(tps, 1),
-        "median_ms": round(median(latencies), 3),
-        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1], 3),
+        "throughput_rps": round(float(re.search(r"tps = ([\d.]+)", out).group(1)), 1),
+        "median_ms": round(median(latencies), 3) if latencies else 0.0,
+        "p99_ms": round(latencies[max(0, int(len(latencies) * 0.99) - 1)], 3) if latencies else 0.0,
         "requests": len(latencies),
+        "failed": int(failed.group(1)) if failed else 0,
     }
 
 

@@ -26,13 +26,12 @@ import tempfile
 import time
 from datetime import date
 from pathlib import Path
-from statistics import median
 
 from django.conf import settings
 from django.db import connection, transaction
 
 from bench import org
-from bench.common import PORT, ROOT, Context, Gunicorn, db_params, parse_ms
+from bench.common import PORT, ROOT, Context, Gunicorn, db_params, parse_ms, pgbench
 
 NAME = "submission"
 TARGETS = {"throughput_min": 300, "p99_ms_max": 100}
@@ -336,65 +335,7 @@ def run_wrk(bbox, *, tag: str, outdir: Path, sessions_file: Path, cats: list[str
 
 
 def run_pgbench(bbox, *, tag: str, seconds: int, clients: int, ncat: int) -> dict:
-    p = db_params()
-    env = dict(os.environ, PGPASSWORD=p["password"])
-    pgbin = Path("/usr/lib/postgresql/15/bin/pgbench")
-    with tempfile.TemporaryDirectory() as tmp:
-        cmd = [
-            str(pgbin) if pgbin.exists() else "pgbench",
-            "-n",
-            "-h",
-            p["host"],
-            "-p",
-            p["port"],
-            "-U",
-            p["user"],
-            "-f",
-            str(RAW_SQL),
-            "-c",
-            str(clients),
-            "-j",
-            str(min(clients, 2)),
-            "-T",
-            str(seconds),
-            "-M",
-            "prepared",
-            "-D",
-            f"minlon={bbox[0]}",
-            "-D",
-            f"minlat={bbox[1]}",
-            "-D",
-            f"maxlon={bbox[2]}",
-            "-D",
-            f"maxlat={bbox[3]}",
-            "-D",
-            f"ncat={ncat}",
-            "-D",
-            f"tag={tag}",
-            "-l",
-            "--log-prefix",
-            f"{tmp}/log",
-            p["dbname"],
-        ]
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-        if proc.returncode != 0:
-            raise RuntimeError(f"pgbench failed: {proc.stderr[-1500:]}")
-        out = proc.stdout
-        latencies = []
-        for f in Path(tmp).glob("log*"):
-            for line in f.read_text().split("\n"):
-                parts = line.split()
-                if len(parts) >= 3:
-                    latencies.append(int(parts[2]) / 1000.0)
-    latencies.sort()
-    failed = re.search(r"number of failed transactions: (\d+)", out)
-    return {
-        "throughput_rps": round(float(re.search(r"tps = ([\d.]+)", out).group(1)), 1),
-        "median_ms": round(median(latencies), 3) if latencies else 0.0,
-        "p99_ms": round(latencies[max(0, int(len(latencies) * 0.99) - 1)], 3) if latencies else 0.0,
-        "requests": len(latencies),
-        "failed": int(failed.group(1)) if failed else 0,
-    }
+    return pgbench(RAW_SQL, bbox, seconds=seconds, clients=clients, defines={"ncat": ncat, "tag": tag})
 
 
 def warm_up(sessions, cats, bbox, n: int = 30) -> None:
