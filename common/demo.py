@@ -30,7 +30,7 @@ import csv
 import random
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -45,6 +45,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 from shapely.geometry import MultiPolygon, Polygon
+
+from common.progress import Progress
+from common.progress import say as _say
 
 DATA_DIR = Path(settings.BASE_DIR) / "data"
 OSM_PATH = DATA_DIR / "osm" / "shanghai_huangpu.osm"
@@ -135,14 +138,6 @@ class DemoReport:
     timings: dict[str, float] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     accounts: list[tuple[str, str, str]] = field(default_factory=list)  # username, role, password
-
-
-Progress = Callable[[str], None] | None
-
-
-def _say(progress: Progress, message: str) -> None:
-    if progress:
-        progress(message)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import shapely
@@ -22,9 +21,9 @@ from django.db.models.deletion import Collector, ProtectedError, RestrictedError
 from django.utils.translation import gettext as _
 
 from common.geo import utm_srid
+from common.progress import Progress
+from common.progress import say as _say
 from grid.models import CODE_LENGTH, PARENT_LEVEL, Area, Level
-
-Progress = Callable[[str], None] | None
 
 GRID_SIZE_MIN_M = 10.0
 GRID_SIZE_MAX_M = 2000.0
@@ -32,11 +31,6 @@ GRID_MAX_CELLS_PER_COMMUNITY = 999  # 3-digit sequence
 GRID_MIN_PART_M2 = 0.5  # clipped slivers smaller than this are not cells
 
 _UNSET = object()
-
-
-def _say(progress: Progress, message: str) -> None:
-    if progress:
-        progress(message)
 
 
 # ---------------------------------------------------------------------------------------------------------------

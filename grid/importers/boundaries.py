@@ -26,7 +26,6 @@ import math
 import re
 import time
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,11 +41,12 @@ from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 from shapely.geometry import LineString, MultiPolygon, Polygon
 
+from common.progress import Progress
+from common.progress import human_size as _human_size
+from common.progress import say as _say
 from grid import services
 from grid.derive import Metric
 from grid.models import CODE_LENGTH, PARENT_LEVEL, Area, Level
-
-Progress = Callable[[str], None] | None
 
 SUFFIX_FORMATS = {
     ".geojson": "GeoJSON",
@@ -137,19 +137,6 @@ class BoundaryImportReport:
         ]
         lines.extend(f"  {note}" for note in self.rejected)
         return "\n".join(lines)
-
-
-def _human_size(n: int) -> str:
-    if n >= 1024 * 1024:
-        return f"{n / 1024 / 1024:.1f} MB"
-    if n >= 1024:
-        return f"{n / 1024:.1f} KB"
-    return f"{n} B"
-
-
-def _say(progress: Progress, message: str) -> None:
-    if progress:
-        progress(message)
 
 
 # ---------------------------------------------------------------------------------------------------------------

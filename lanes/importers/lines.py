@@ -30,7 +30,7 @@ import math
 import re
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,11 +46,12 @@ from pyproj import CRS, Geod, Transformer
 from pyproj.exceptions import CRSError
 from shapely.geometry import LineString
 
+from common.progress import Progress
+from common.progress import human_size as _human_size
+from common.progress import say as _say
 from lanes.importers.osm import NAME_MAX, highway_kind
 from lanes.models import Lane, LaneKind
 from lanes.services import LaneSpec, lane_upsert_many
-
-Progress = Callable[[str], None] | None
 
 SOURCE_PREFIX = "lines:"
 GDAL_SUFFIXES = {
@@ -172,19 +173,6 @@ class LineImportReport:
         if len(self.rejected) > LIST_LIMIT:
             lines.append("  " + _("……另有 %(n)d 个要素有问题。") % {"n": len(self.rejected) - LIST_LIMIT})
         return "\n".join(lines)
-
-
-def _human_size(n: int) -> str:
-    if n >= 1024 * 1024:
-        return f"{n / 1024 / 1024:.1f} MB"
-    if n >= 1024:
-        return f"{n / 1024:.1f} KB"
-    return f"{n} B"
-
-
-def _say(progress: Progress, message: str) -> None:
-    if progress:
-        progress(message)
 
 
 def _text(value) -> str:
