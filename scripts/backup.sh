@@ -31,34 +31,15 @@ from urllib.parse import unquote, urlparse
 ROOT = Path.cwd()
 
 
-def say(msg):
-    print(msg, file=sys.stderr, flush=True)
+sys.path.insert(0, str(Path.cwd() / "scripts"))
+import backup_common  # noqa: E402
+from backup_common import fail, say, sha256  # noqa: E402
 
-
-def fail(msg, code=1):
-    say(f"backup: {msg}")
-    sys.exit(code)
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+backup_common.PROG = "backup"
 
 
 def media_root():
-    if os.environ.get("MEDIA_ROOT"):
-        return Path(os.environ["MEDIA_ROOT"])
-    env = dict(os.environ, SECRET_KEY=os.environ.get("SECRET_KEY") or "backup-reads-settings-only")
-    out = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup(); from django.conf import settings; print(settings.MEDIA_ROOT)"],
-        env=env, capture_output=True, text=True,
-    )
-    if out.returncode != 0:
-        fail("cannot read MEDIA_ROOT from the settings:\n" + out.stderr[-1500:] + "\nset MEDIA_ROOT explicitly")
-    return Path(out.stdout.strip())
+    return backup_common.media_root(hint="set MEDIA_ROOT explicitly")
 
 
 parser = argparse.ArgumentParser(prog="make backup", description="archive the database and the uploaded files")

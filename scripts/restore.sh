@@ -32,34 +32,15 @@ from urllib.parse import unquote, urlparse
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
-def say(msg):
-    print(msg, file=sys.stderr, flush=True)
+sys.path.insert(0, str(Path.cwd() / "scripts"))
+import backup_common  # noqa: E402
+from backup_common import fail, say, sha256  # noqa: E402
 
-
-def fail(msg, code=1):
-    say(f"restore: {msg}")
-    sys.exit(code)
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+backup_common.PROG = "restore"
 
 
 def media_root():
-    if os.environ.get("MEDIA_ROOT"):
-        return Path(os.environ["MEDIA_ROOT"])
-    env = dict(os.environ, SECRET_KEY=os.environ.get("SECRET_KEY") or "restore-reads-settings-only")
-    out = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup(); from django.conf import settings; print(settings.MEDIA_ROOT)"],
-        env=env, capture_output=True, text=True,
-    )
-    if out.returncode != 0:
-        fail("cannot read MEDIA_ROOT from the settings:\n" + out.stderr[-1500:] + "\nuse --media-root DIR or --no-media")
-    return Path(out.stdout.strip())
+    return backup_common.media_root(hint="use --media-root DIR or --no-media")
 
 
 parser = argparse.ArgumentParser(prog="make restore", description="restore a backup archive of make backup")
