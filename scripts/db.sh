@@ -17,7 +17,16 @@ as_pg() {
 
 start() {
   mkdir -p "$ROOT/.pgdata" "$PGSOCK"
-  if [ "$(id -u)" = 0 ]; then chown -R postgres:postgres "$ROOT/.pgdata"; chmod o+x "$ROOT" 2>/dev/null || true; fi
+  if [ "$(id -u)" = 0 ]; then
+    chown -R postgres:postgres "$ROOT/.pgdata"
+    # the server runs as postgres: it must be able to reach .pgdata/ (e.g. a checkout inside a mktemp -d directory,
+    # mode 700): add the traverse bit (x, not r) on the checkout and each parent it cannot pass
+    dir="$ROOT"
+    while [ "$dir" != / ]; do
+      runuser -u postgres -- test -x "$dir" 2>/dev/null || chmod o+x "$dir" 2>/dev/null || true
+      dir=$(dirname "$dir")
+    done
+  fi
   if [ ! -s "$PGDATA/PG_VERSION" ]; then
     echo "==> initialising a project-local PostgreSQL cluster in .pgdata/"
     as_pg "$PGBIN/initdb" -D "$PGDATA" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 >/dev/null
