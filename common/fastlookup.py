@@ -18,6 +18,12 @@ that could choose another renderer, `?format=`, a request a middleware would ans
 redirect), and every other path. It switches itself off (everything to Django, one warning) when the settings hold a
 middleware it does not know or the views are configured differently from what it reproduces.
 
+Answering again: the middleware hooks read nothing of a request but its host, scheme, language and cookies, so for
+a request without cookies whose answer is a 200 the headers they produce are remembered per (path, host, scheme,
+proxy headers, Accept-Language) — the first such request runs them, the next ones reuse the headers with their own
+Content-Length and CSP nonce and the language the hooks chose (QUICK_HEADERS below; cleared when a setting changes).
+Anything else (cookies, an error answer, a setting the key cannot capture) runs the hooks every time.
+
 Database: one connection per serving thread (gthread workers), opened on first use, autocommit (no BEGIN/COMMIT
 round trips), statements prepared once per connection. A failed statement drops the connection and is retried once
 on a fresh one (a lookup only reads), so a database restart costs nothing but the reconnect; if the retry fails too
@@ -105,6 +111,11 @@ PASS_THROUGH = {
     # counts and limits the paths of its RULES only
     "common.ratelimit.RateLimitMiddleware": _no_rate_limit_rule,
 }
+
+
+# Entries of the remembered headers (FastLookups._quick); a full table is emptied, so odd headers cannot grow it.
+QUICK_ENTRIES = 256
+CSP_NONCE_MARK = "\x00nonce\x00"
 
 
 class Fallback(Exception):
@@ -318,6 +329,23 @@ class FastLookups:
         self._lock = threading.Lock()
         self.routes: dict = {}
         self.disabled_reason = ""
+        # quick-path key → (language, headers with Content-Length and the CSP header as None placeholders)
+        self._quick_headers: dict = {}
+        self._quick_ok = False
+        self._csp_template: str | None = None
+        from django.core.signals import setting_changed
+
+        setting_changed.connect(self._settings_changed)
+
+    def _settings_changed(self, **kwargs) -> None:
+        self._quick_headers = {}
+        self._quick_ok = self._quick_allowed()
+        self._csp_template = None
+
+    @staticmethod
+    def _quick_allowed() -> bool:
+        """Whether the hooks' headers depend on nothing but the quick key (no User-Agent rules)."""
+        return not getattr(settings, "DISALLOWED_USER_AGENTS", None)
 
     # --- set-up (lazily: the URL configuration and settings must be importable) ---------------------------------
 
@@ -339,6 +367,8 @@ class FastLookups:
                 self.disabled_reason = str(exc)
                 logger.warning("fast lookup disabled: %s", exc)
                 self.routes = {}
+            self._quick_ok = self._quick_allowed()
+            self._csp_template = None
             self._ready = True
 
     def _middleware_hooks(self):
@@ -376,20 +406,94 @@ class FastLookups:
         route = self.routes.get(environ["PATH_INFO"])
         if route is None:
             return self.django(environ, start_response)
+        key = self._quick_key(environ)
+        if key is not None:
+            entry = self._quick_headers.get(key)
+            if entry is not None:
+                answer = self._quick(environ, route, *entry)
+                if answer is not None:
+                    headers, body = answer
+                    start_response("200 OK", headers)
+                    return [body]
         previous = translation.get_language()
+        language = None
         try:
             response = self._respond(WSGIRequest(dict(environ)), *route)
+            language = translation.get_language()
         except Fallback:
             response = None
         finally:
             translation.activate(previous) if previous else translation.deactivate()
         if response is None:
             return self.django(environ, start_response)
-        start_response(
-            f"{response.status_code} {response.reason_phrase}",
-            [*response.items(), *(("Set-Cookie", c.output(header="")) for c in response.cookies.values())],
-        )
+        headers = [*response.items(), *(("Set-Cookie", c.output(header="")) for c in response.cookies.values())]
+        if key is not None and response.status_code == 200 and not response.cookies:
+            self._remember(key, language, headers)
+        start_response(f"{response.status_code} {response.reason_phrase}", headers)
         return [response.content]
+
+    # --- answering again with remembered headers ------------------------------------------------------------------
+
+    def _quick_key(self, environ) -> tuple | None:
+        """What the middleware hooks' headers of a 200 depend on, or None when the request has more (cookies: CSRF
+        and language; an Authorization header or Accept header the full path sends to Django)."""
+        if not self._quick_ok or "HTTP_COOKIE" in environ or "HTTP_AUTHORIZATION" in environ:
+            return None
+        proxy = getattr(settings, "SECURE_PROXY_SSL_HEADER", None)
+        return (
+            environ["PATH_INFO"],
+            environ.get("HTTP_HOST"),
+            environ.get("SERVER_NAME"),
+            environ.get("SERVER_PORT"),
+            environ.get("wsgi.url_scheme"),
+            environ.get(proxy[0]) if proxy else None,
+            environ.get("HTTP_X_FORWARDED_HOST"),
+            environ.get("HTTP_X_FORWARDED_PORT"),
+            environ.get("HTTP_ACCEPT_LANGUAGE"),
+            environ.get("HTTP_ACCEPT"),
+        )
+
+    def _remember(self, key: tuple, language: str | None, headers: list[tuple[str, str]]) -> None:
+        from common.csp import HEADER
+
+        marked = [(name, None if name in ("Content-Length", HEADER) else value) for name, value in headers]
+        if len(self._quick_headers) >= QUICK_ENTRIES:
+            self._quick_headers = {}
+        self._quick_headers[key] = (language, marked)
+
+    def _csp_value(self) -> str:
+        template = self._csp_template
+        if template is None:
+            from common.csp import policy
+
+            template = self._csp_template = policy(CSP_NONCE_MARK)
+        return template.replace(CSP_NONCE_MARK, secrets.token_urlsafe(18))
+
+    def _quick(self, environ, route, language, marked) -> tuple[list, bytes] | None:
+        """The 200 answer with remembered headers, or None (anything but a 200: the full path answers it)."""
+        handler = route[0]
+        try:
+            params = QueryDict(environ.get("QUERY_STRING", ""))
+        except Exception:  # noqa: BLE001 - e.g. TooManyFieldsSent: the full path decides
+            return None
+        if "format" in params:
+            return None
+        previous = translation.get_language()
+        if language and language != previous:
+            translation.activate(language)
+        try:
+            data = handler(params, self.db)
+        except Exception:  # noqa: BLE001 - bad input, outage, fallback: the full path answers as it would
+            return None
+        finally:
+            if language and language != previous:
+                translation.activate(previous) if previous else translation.deactivate()
+        body = JSONRenderer().render(data)
+        headers = [
+            (name, value if value is not None else (str(len(body)) if name == "Content-Length" else self._csp_value()))
+            for name, value in marked
+        ]
+        return headers, body
 
     def _eligible(self, request) -> None:
         meta = request.META

@@ -312,6 +312,56 @@ def test_language_and_cookies_as_django(apps):
     assert any(name == "Set-Cookie" and value.strip().startswith("csrftoken=") for name, value in headers)
 
 
+def test_repeated_requests_reuse_the_hooks_headers_and_still_answer_as_django(apps, settings):
+    fast, django_app = apps
+    assert fast.enabled_paths  # set up, so the hooks can be counted
+    runs = []
+
+    def counted(hook):
+        def run(request):
+            runs.append(hook)
+            return hook(request)
+
+        return run
+
+    fast._request_hooks = [counted(hook) for hook in fast._request_hooks]
+    per_request = len(fast._request_hooks)
+    variants = [
+        {},
+        {"HTTP_ACCEPT_LANGUAGE": "en-US,en;q=0.9"},
+        {"HTTP_ACCEPT_LANGUAGE": "zh-CN,zh;q=0.9"},
+        {"HTTP_X_FORWARDED_PROTO": "https"},
+        {"wsgi.url_scheme": "https", "SERVER_PORT": "443"},
+    ]
+    points = ["lat=31.23&lon=121.48", "lat=31.2301&lon=121.4795", "lat=31.2289&lon=121.4811"]
+    for headers in variants:
+        for path in (AREAS, NEAREST):
+            for query in points:
+                status, _data = assert_same(fast, django_app, environ(path, query, **headers))
+                assert status.startswith("200")
+    # the hooks ran once per (path, headers); the other answers reused their headers. X-Forwarded-Proto means
+    # nothing without SECURE_PROXY_SSL_HEADER, so that variant shares the plain request's headers.
+    assert len(runs) == per_request * (len(variants) - 1) * 2
+    # an error answer runs them every time (its headers are never remembered)
+    runs.clear()
+    for _ in range(2):
+        assert_same(fast, django_app, environ(AREAS, "lat=91&lon=121.48"))
+    assert len(runs) == per_request * 2
+    # a request with cookies runs them every time as well
+    runs.clear()
+    for _ in range(2):
+        assert_same(fast, django_app, environ(AREAS, points[0], HTTP_COOKIE="csrftoken=" + "a" * 32))
+    assert len(runs) == per_request * 2
+    # a changed setting forgets the remembered headers: the next answer has the new ones, as Django's has
+    # (X-Frame-Options is read per response; SecurityMiddleware's settings when the handler loads, as in Django)
+    assert dict(call(fast, environ(AREAS, points[1]))[1])["X-Frame-Options"] == "DENY"
+    settings.X_FRAME_OPTIONS = "SAMEORIGIN"
+    _status, headers, _body = call(fast, environ(AREAS, points[1]))
+    assert dict(headers)["X-Frame-Options"] == "SAMEORIGIN"
+    assert_same(fast, django_app, environ(AREAS, points[2]))
+    assert fast.django.calls == 0
+
+
 def test_security_headers_follow_the_settings_over_https(unblocked):
     with override_settings(
         SECURE_PROXY_SSL_HEADER=("HTTP_X_FORWARDED_PROTO", "https"),
