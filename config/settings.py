@@ -226,6 +226,10 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # Uploaded import files (boundaries, rosters) larger than this are refused.
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=200 * 1024 * 1024)
 
+# Indicators and rankings (stats.indicators.run_statements): their independent statements run on up to this many
+# database connections at once, on one shared snapshot; 1 runs them one after the other.
+STATS_PARALLEL_STATEMENTS = env.int("STATS_PARALLEL_STATEMENTS", default=4)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

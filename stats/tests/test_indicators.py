@@ -214,3 +214,66 @@ def test_must_attend_attendance_rate(world, django_user_model):
     assert a.rates["attendance_rate"] == Decimal("50.00")
     assert a.rates["attendance_on_time_rate"] == Decimal("25.00")
     assert by_id(unit_figures(period=WEEK_P, level="squad"))[w.sq_b.pk].rates["attendance_rate"] is None
+
+
+@pytest.mark.django_db
+def test_figures_run_without_jit_and_leave_the_setting_as_it_was():
+    from django.db import connection, transaction
+
+    from stats.indicators import without_jit
+
+    def jit():
+        with connection.cursor() as cur:
+            cur.execute("SELECT current_setting('jit', true)")
+            return cur.fetchone()[0]
+
+    seen = []
+
+    def spy(execute, sql, params, many, context):
+        if sql.lstrip().startswith("WITH"):
+            seen.append(jit())
+        return execute(sql, params, many, context)
+
+    with transaction.atomic():
+        before = jit()
+        with connection.execute_wrapper(spy):
+            unit_figures(period=Period.of("week", WEEK), level="community")
+        assert seen and set(seen) == ({"off"} if before is not None else {None})
+        assert jit() == before
+        with without_jit():
+            assert jit() in ("off", None)
+        assert jit() == before
+
+
+def test_statements_in_parallel_on_one_snapshot_give_the_figures_of_one_after_the_other(
+    transactional_db, filled, settings
+):
+    """Outside a transaction the statements run on several connections sharing one exported snapshot."""
+    from django.db import connection
+
+    from stats import indicators
+
+    snapshots = []
+    original = indicators._in_snapshot
+
+    def spy(job, snapshot):
+        snapshots.append(snapshot)
+        return original(job, snapshot)
+
+    indicators._in_snapshot = spy
+    try:
+        assert not connection.in_atomic_block
+        settings.STATS_PARALLEL_STATEMENTS = 4
+        parallel = indicators.all_unit_figures(period=WEEK_P, now=at(30))
+        assert len(snapshots) == 5 and len(set(snapshots)) == 1  # five jobs on the other connections, one snapshot
+        settings.STATS_PARALLEL_STATEMENTS = 1
+        snapshots.clear()
+        sequential = indicators.all_unit_figures(period=WEEK_P, now=at(30))
+        assert snapshots == []
+    finally:
+        indicators._in_snapshot = original
+    assert {lv: [f.as_dict() for f in fs] for lv, fs in parallel.items()} == {
+        lv: [f.as_dict() for f in fs] for lv, fs in sequential.items()
+    }
+    squad_a = by_id(parallel["squad"])[filled.sq_a.pk]
+    assert (squad_a.closed, squad_a.due, squad_a.rework, squad_a.dispatched, squad_a.returned) == (3, 5, 1, 4, 1)
