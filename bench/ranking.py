@@ -42,6 +42,34 @@ def _count() -> int:
         return cur.fetchone()[0]
 
 
+# Tables the year is written into, whose secondary indexes are dropped for the load and rebuilt after it (one
+# sorted build per index instead of millions of single-row insertions: 3-4× faster; same transaction, so a failed
+# build leaves them as they were). Indexes a constraint owns (primary keys, unique) stay.
+BULK_TABLES = ("cases_case", "cases_caseevent")
+
+
+def _secondary_indexes(cur, tables) -> list[tuple[str, str]]:
+    """(name, CREATE INDEX statement) of the indexes of `tables` that no constraint owns."""
+    cur.execute(
+        """
+        SELECT quote_ident(i.relname), pg_get_indexdef(x.indexrelid)
+        FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+        WHERE x.indrelid = ANY(CAST(%s AS regclass[]))
+          AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = x.indexrelid)
+        ORDER BY i.relname
+        """,
+        [list(tables)],
+    )
+    return cur.fetchall()
+
+
+def _rebuild_indexes(cur, indexes, log, t0) -> None:
+    for i, (_name, definition) in enumerate(indexes, start=1):
+        cur.execute(definition)
+        if i % 5 == 0 or i == len(indexes):
+            log(f"  ranking data: {i}/{len(indexes)} indexes rebuilt ({time.perf_counter() - t0:.0f} s)")
+
+
 def build(*, n: int, log) -> dict:
     """The year of cases, their events, ratings, attendances and surveys, in one transaction (all or nothing)."""
     from django.contrib.auth import get_user_model
@@ -163,6 +191,9 @@ def build(*, n: int, log) -> dict:
                 },
             )
             log(f"  ranking data: {n:,} case rows planned ({time.perf_counter() - t0:.0f} s)")
+            indexes = _secondary_indexes(cur, BULK_TABLES)
+            for name, _definition in indexes:
+                cur.execute(f"DROP INDEX {name}")
             # 10 % of the cases were reported away from any lane (lane_id NULL, still in their community).
             cur.execute(
                 """
@@ -291,6 +322,7 @@ def build(*, n: int, log) -> dict:
                 cur.execute(ev.format(at=at, who=who, action=action, f=f, t=t, data=data, where=where), {"end": end})
                 total += cur.rowcount
             log(f"  ranking data: {total:,} timeline events ({time.perf_counter() - t0:.0f} s)")
+            _rebuild_indexes(cur, indexes, log, t0)
             cur.execute(
                 """
                 INSERT INTO cases_attendance (case_id, user_id, person_name, point, distance_m, at, late, note)
@@ -516,7 +548,10 @@ def _hand_params(period, now) -> dict:
 
 
 def hand_sql(period, now) -> list[tuple]:
-    with connection.cursor() as cur:
+    """The baseline, under the same session settings as the product (stats.indicators.without_jit)."""
+    from stats.indicators import without_jit
+
+    with transaction.atomic(), without_jit(), connection.cursor() as cur:
         cur.execute(HAND_SQL, _hand_params(period, now))
         return cur.fetchall()
 

@@ -15,7 +15,8 @@ if [ -n "${BENCH_LANES:-}" ]; then
   echo "==> BENCH_LANES=$BENCH_LANES → database ${BENCH_DB_NAME:-from BENCH_DATABASE_URL}"
 fi
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh run
+# test mode: the dashboard scenario draws the page in Debian's chromium (with a CJK font), as the browser tests do
+bash scripts/setup.sh test
 if ! command -v wrk >/dev/null; then
   if [ "$(id -u)" = 0 ]; then apt-get install -y -qq wrk >/dev/null; else echo "Install wrk: sudo apt-get install -y wrk (macOS: brew install wrk)" >&2; exit 1; fi
 fi
