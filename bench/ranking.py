@@ -64,6 +64,9 @@ def _secondary_indexes(cur, tables) -> list[tuple[str, str]]:
 
 
 def _rebuild_indexes(cur, indexes, log, t0) -> None:
+    # the foreign keys are deferred (Django's): checked now, as CREATE INDEX refuses a table with pending checks
+    cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    cur.execute("SET CONSTRAINTS ALL DEFERRED")
     for i, (_name, definition) in enumerate(indexes, start=1):
         cur.execute(definition)
         if i % 5 == 0 or i == len(indexes):
