@@ -36,6 +36,8 @@ from cases.serializers import (
     InboxItemSerializer,
     PublicCaseSerializer,
     TransitionSerializer,
+    case_detail_data,
+    duplicate_data,
 )
 from common.geo import point_from_params
 from common.pagination import GeoJsonPagination
@@ -205,13 +207,15 @@ class CaseViewSet(viewsets.GenericViewSet):
         if not authenticated:
             body = PublicCaseSerializer(selectors.public_view(case)).data
             return Response(body, status=code)
-        duplicates = selectors.duplicates_near(category=case.category, point=case.point, exclude_id=case.pk)
-        duplicates = duplicates.filter(pk__in=selectors.visible_cases(context["scope"]).values("pk"))
-        extra = {"possible_duplicates": DuplicateSerializer(duplicates[:20], many=True).data}
+        duplicates = selectors.possible_duplicates(
+            scope=context["scope"], category_id=case.category_id, point=case.point, exclude_id=case.pk, limit=20
+        )
+        extra = {"possible_duplicates": [duplicate_data(row) for row in duplicates]}
         if not result.created:
             return self._detail(case, status_code=code, extra=extra)
-        # A new case is answered from the objects report_case wrote (no second read of the row).
-        body = CaseDetailSerializer(case, context=context).data
+        # A new case is answered from the objects report_case wrote (no second read of the row), written out by
+        # case_detail_data: the same body as CaseDetailSerializer, without its generic machinery.
+        body = case_detail_data(case, context)
         body["properties"].update(extra)
         return Response(body, status=code)
 

@@ -105,6 +105,27 @@ def visible_q(scope: Scope) -> Q | None:
     return q
 
 
+def visible_sql(scope: Scope, alias: str) -> tuple[str, dict] | None:
+    """visible_q(scope) as an SQL condition on the cases_case row `alias`, with its named parameters (for the hot
+    path's plain SQL); None means everything. The same rules as visible_q (cases/tests/test_submission.py compares
+    them)."""
+    if scope.district_admin:
+        return None
+    if scope.user_id is None:
+        return "FALSE", {}
+    terms, params = [f"{alias}.reporter_id = %(visible_user)s"], {"visible_user": scope.user_id}
+    for column, ids in (
+        ("lane_id", scope.lane_ids),
+        ("squad_id", scope.squad_ids),
+        ("street_office_id", scope.street_office_ids),
+        ("community_id", scope.community_ids),
+    ):
+        if ids:
+            terms.append(f"{alias}.{column} = ANY(%(visible_{column})s::bigint[])")
+            params[f"visible_{column}"] = sorted(ids)
+    return "(" + " OR ".join(terms) + ")", params
+
+
 def roles_for(scope: Scope, case) -> set[str]:
     """The workflow roles `scope` holds towards `case` (see cases.workflow)."""
     roles: set[str] = set()

@@ -10,10 +10,11 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework_gis.fields import GeometryField
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
 from cases import workflow as wf
-from cases.models import Attachment, AttachmentKind, Attendance, Case, CaseEvent, Category
+from cases.models import Attachment, AttachmentKind, Attendance, Case, CaseEvent, Category, Status
 from cases.permissions import roles_for
 from cases.selectors import case_clock
 from common.geo import COORDSYS
@@ -258,6 +259,103 @@ class CaseDetailSerializer(CaseFeatureSerializer):
         if roles & {wf.HANDLER, wf.STREET_STAFF, wf.DISTRICT_ADMIN}:
             return obj.reporter_contact
         return None
+
+
+# --- the answer to a new report, written out by hand ---------------------------------------------------------------
+# POST /api/cases/ answers every submission with the whole case; through the generic GeoJSON serializer machinery
+# (field objects, attribute lookups by dotted source, a GeoJSON round trip for the point) that was a quarter of the
+# CPU of a submission. These functions build the same output directly. They must give exactly what
+# CaseDetailSerializer / DuplicateSerializer give (same keys in the same order, same values and types):
+# cases/tests/test_submission.py compares them on cases in every state. A field added to either serializer must be
+# added here too (the tests fail until it is).
+_DATETIME = serializers.DateTimeField()  # DRF's own formatting: ISO 8601 in the current time zone, "Z" for UTC
+
+
+def _dt(value):
+    return None if value is None else _DATETIME.to_representation(value)
+
+
+def _str(value):
+    return None if value is None else str(value)
+
+
+_GEOMETRY = GeometryField()  # the point through GDAL's GeoJSON, as GeoFeatureModelSerializer writes it (GDAL rounds)
+
+
+def case_detail_data(case: Case, context: dict) -> dict:
+    """CaseDetailSerializer(case, context=context).data, built directly (see above)."""
+    clock = _clock(case, context)
+    scope = context.get("scope")
+    roles = roles_for(scope, case) if scope is not None else set()
+    category = case.category
+    squad = case.squad if case.squad_id is not None else None
+    lane = case.lane if case.lane_id is not None else None
+    grid_cell = case.grid_cell if case.grid_cell_id is not None else None
+    community = case.community if case.community_id is not None else None
+    merged_into = case.merged_into if case.merged_into_id is not None else None
+    contact = case.reporter_contact if roles & {wf.HANDLER, wf.STREET_STAFF, wf.DISTRICT_ADMIN} else None
+    properties = {
+        "tracking_code": _str(case.tracking_code),
+        "category": _str(category.code),
+        "category_name": _str(category.name),
+        "status": _str(case.status),
+        "status_label": _str(case.get_status_display()),
+        "owner_queue": _str(case.owner_queue),
+        "squad": case.squad_id,
+        "squad_name": _str(squad.name) if squad is not None else None,
+        "lane": case.lane_id,
+        "lane_name": _str(lane.name) if lane is not None else None,
+        "street_office_code": _str(case.street_office.code),
+        "deadline": _dt(case.deadline),
+        "light": clock.light,
+        "supervision_level": None if case.supervision_level is None else int(case.supervision_level),
+        "version": None if case.version is None else int(case.version),
+        "created_at": _dt(case.created_at),
+        "description": _str(case.description),
+        "source": _str(case.source),
+        "sensitive": None if category.sensitive is None else bool(category.sensitive),
+        "must_attend": None if category.must_attend is None else bool(category.must_attend),
+        "lane_distance_m": None if case.lane_distance_m is None else float(case.lane_distance_m),
+        "grid_cell_code": _str(grid_cell.code) if grid_cell is not None else None,
+        "community_code": _str(community.code) if community is not None else None,
+        "routing_reason": _str(case.routing_reason),
+        "dispatched_at": _dt(case.dispatched_at),
+        "accepted_at": _dt(case.accepted_at),
+        "resolved_at": _dt(case.resolved_at),
+        "closed_at": _dt(case.closed_at),
+        "clock": {"light": clock.light, "used": clock.used, "remaining_seconds": clock.remaining_seconds},
+        "extension_request": case.extension_request,
+        "supervision_due": _dt(case.supervision_due),
+        "spot_check_due": None if case.spot_check_due is None else bool(case.spot_check_due),
+        "merged_into": case.merged_into_id,
+        "merged_into_code": _str(merged_into.tracking_code) if merged_into is not None else None,
+        "reporter_contact": contact,
+        "roles": sorted(roles),
+        "allowed_actions": wf.allowed_actions(status=case.status, roles=roles),
+        "updated_at": _dt(case.updated_at),
+    }
+    return {
+        "id": int(case.pk),
+        "type": "Feature",
+        "geometry": _GEOMETRY.to_representation(case.point),
+        "properties": properties,
+    }
+
+
+_STATUS_LABELS = dict(Status.choices)  # what Case.get_status_display looks up (translated when rendered)
+
+
+def duplicate_data(row) -> dict:
+    """DuplicateSerializer's output for a row of cases.selectors.possible_duplicates."""
+    return {
+        "id": int(row.id),
+        "tracking_code": _str(row.tracking_code),
+        "status": _str(row.status),
+        "status_label": str(_STATUS_LABELS.get(row.status, row.status)),
+        "distance_m": float(row.distance_m),
+        "created_at": _dt(row.created_at),
+        "version": int(row.version),
+    }
 
 
 class InboxItemSerializer(FieldsOnceMixin, serializers.ModelSerializer):
