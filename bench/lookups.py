@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 from bench.common import ROOT, Context, Gunicorn, pgbench, warm, wrk
+from bench.submission import cpu_of, server_processes
 
 NAME = "lookups"
 TARGETS = {"ratio_min": 0.25, "p99_ms_max": 20}
@@ -30,7 +31,14 @@ def run(ctx: Context) -> dict:
             ctx.log(f"scenario: {name} — warming up")
             warm(path, ctx.bbox)
             ctx.log(f"  HTTP: wrk {ctx.connections} connections, keep-alive, {ctx.seconds} s")
+            procs = server_processes(server.proc.pid)
+            cpu_before = cpu_of(procs)
             http = wrk(path, ctx.bbox, seconds=ctx.seconds, connections=ctx.connections, extra=extra)
+            cpu_after = cpu_of(procs)
+            n = max(1, http.get("requests") or 1)
+            # server CPU per lookup (utime + stime of the gunicorn workers and of their PostgreSQL backends)
+            cpu_ms = {k: round(1000 * (cpu_after[k] - cpu_before[k]) / n, 3) for k in cpu_before}
+            ctx.log(f"  CPU per lookup (ms): {cpu_ms}")
             ctx.log(f"  raw SQL: pgbench {ctx.connections} clients, {ctx.seconds} s")
             raw = pgbench(sql, ctx.bbox, seconds=ctx.seconds, clients=ctx.connections)
             ratio = http["throughput_rps"] / raw["throughput_rps"]
@@ -43,6 +51,7 @@ def run(ctx: Context) -> dict:
                     "http": http,
                     "raw_sql": raw,
                     "ratio": round(ratio, 3),
+                    "cpu_ms_per_request": cpu_ms,
                     "targets": TARGETS,
                     "met": ratio >= TARGETS["ratio_min"]
                     and http["p99_ms"] < TARGETS["p99_ms_max"]
@@ -65,6 +74,18 @@ def summary(result: dict) -> list[str]:
         f"{r['scenario']}: {r['http']['throughput_rps']} req/s ({r['ratio']:.0%} of raw), p99 {r['http']['p99_ms']} ms"
         for r in result["rows"]
     ]
+
+
+def cpu_line(result: dict) -> str:
+    parts = [
+        f"{r['scenario']}: gunicorn {r['cpu_ms_per_request'].get('gunicorn', 0):.2f} ms, "
+        f"PostgreSQL {r['cpu_ms_per_request'].get('postgres', 0):.2f} ms"
+        for r in result["rows"]
+        if "cpu_ms_per_request" in r
+    ]
+    if not parts:
+        return ""
+    return "Server CPU per lookup in this run (utime + stime over the wrk run ÷ requests): " + "; ".join(parts) + "."
 
 
 def markdown(result: dict) -> list[str]:
@@ -103,24 +124,20 @@ def markdown(result: dict) -> list[str]:
         "",
         "### What limits the lookups (profile)",
         "",
-        "The server processes spend 1.2–1.3 ms of CPU per lookup with the fast path (utime+stime of the gunicorn "
-        "workers over a wrk run ÷ requests, measured under load), 2.2–2.7 ms through Django and DRF "
-        "(FAST_LOOKUPS=false), where the fast path served 1.5–1.7× Django's throughput. py-spy (`--gil`, during wrk on "
-        "/api/areas/at/) puts about a quarter of that CPU in gunicorn's own HTTP handling (parsing, the gthread "
-        "hand-over between its poller and pool threads, writing), 60 % in the fast path (the middleware hooks that "
-        "keep the headers identical — locale, host check, CSRF, security — request and query parsing, row mapping, "
-        "JSON) and 9 % in psycopg2. On a quiet machine (the run above started at load 0.5) that CPU is the bound: "
-        "two cores carry wrk, the two gunicorn workers (~1.25 ms a lookup) and PostgreSQL (~0.6 ms planning and "
-        "executing the statement), about 1,000 lookups/s in all, while pgbench needs only the PostgreSQL part and a C "
-        "client. Reaching 25 % (~1,200 /s here) needs roughly 0.8 ms of server CPU per lookup, a third less than now; "
-        "p99 (24–36 ms) is queueing behind the same saturated cores. Under other load (load average 12–14) the "
-        "figures fell to 9 % / 15 %: the workers then held the GIL only a quarter of the wall time, waiting on "
-        "wake-ups — a lookup takes five in three processes (wrk → gunicorn's poller thread → a pool thread → a "
-        "PostgreSQL backend → the pool thread → wrk), pgbench's two. The last run before the fast path gave 5 % / 7 % "
-        "(that one, unlike what this page said then, ran gunicorn's sync workers, which close every connection). "
+        cpu_line(result),
+        "",
+        "Where it goes: py-spy (`--gil`, during wrk on /api/areas/at/) put about a quarter of the workers' CPU in "
+        "gunicorn's own HTTP handling (parsing, the gthread hand-over between its poller and pool threads, writing), "
+        "the rest in the fast path and psycopg2. Since 2026-12-02 a repeated request without cookies no longer runs "
+        "the middleware hooks (locale, host check, CSRF, security headers): their headers are remembered per host, "
+        "scheme and language and reused with a fresh Content-Length and CSP nonce (common/fastlookup.py), which took "
+        "the workers from ~1.25 ms to ~0.75 ms of CPU per lookup (the throughput of the same machine rose by ~40 % "
+        "for areas-at). What is left is the bound of two shared cores: wrk, the two gunicorn workers and PostgreSQL "
+        "(~0.4–0.6 ms planning and executing the statement) share them, while pgbench needs only the PostgreSQL "
+        "part and a C client, so 25 % of raw means ~1,300–1,900 lookups/s here; p99 is queueing behind the same "
+        "saturated cores. Figures move with other load on the machine by ±30 % between runs (load averages above). "
         "PostgreSQL's side is equal by construction: the same statements, prepared on both sides, custom plans (a "
-        "generic plan of the nearest-lane statement cannot use the KNN index). Left to try: a thinner header path "
-        "(precomputing the static security headers instead of running those hooks), and fewer hand-overs per "
+        "generic plan of the nearest-lane statement cannot use the KNN index). Left to try: fewer hand-overs per "
         "request (an event-loop worker instead of gthread).",
         "",
     ]
