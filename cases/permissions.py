@@ -35,6 +35,8 @@ class Scope:
     leader_squad_ids: set[int] = field(default_factory=set)
     street_office_ids: set[int] = field(default_factory=set)
     community_ids: set[int] = field(default_factory=set)
+    # The name of the user's people.Person (None without one): how the user is named on the timeline.
+    person_name: str | None = None
 
     @property
     def is_staff_anywhere(self) -> bool:
@@ -50,13 +52,15 @@ SELECT EXISTS (SELECT 1 FROM auth_user_groups ug JOIN auth_group g ON g.id = ug.
              WHERE p.user_id = %(user)s AND c.role = %(role)s AND c.lane_id IS NOT NULL
                AND c.valid_from <= %(day)s AND (c.valid_to IS NULL OR c.valid_to >= %(day)s)),
        ARRAY(SELECT ARRAY[m.squad_id, m.is_leader::int] FROM people_squadmembership m
-             JOIN people_person p ON p.id = m.person_id WHERE p.user_id = %(user)s)
+             JOIN people_person p ON p.id = m.person_id WHERE p.user_id = %(user)s),
+       (SELECT p.name FROM people_person p WHERE p.user_id = %(user)s)
 """
 
 
 def scope_for(user, *, day=None) -> Scope:
     """The user's scope, read in one statement (group, staff areas, lane-chief appointments in force on `day` as
-    people.ChiefAssignment.objects.on(day), squad memberships): every authenticated API request needs it."""
+    people.ChiefAssignment.objects.on(day), squad memberships, the person's name): every authenticated API request
+    needs it."""
     if user is None or not user.is_authenticated or not user.is_active:
         return Scope()
     from django.db import connection
@@ -69,7 +73,7 @@ def scope_for(user, *, day=None) -> Scope:
         cursor.execute(
             SCOPE_SQL, {"user": user.pk, "group": DISTRICT_ADMIN_GROUP, "role": Role.LANE_CHIEF.value, "day": day}
         )
-        in_group, staff, lanes, squads = cursor.fetchone()
+        in_group, staff, lanes, squads, scope.person_name = cursor.fetchone()
     scope.district_admin = user.is_superuser or in_group
     for area_id, level in staff:
         if level == "district":

@@ -138,11 +138,17 @@ def _store_photo(case: Case, cleaned, *, kind: str, user, now=None) -> Attachmen
     return attachment
 
 
-def _actor_name(user) -> str:
+def _actor_name(user, scope: Scope | None = None) -> str:
+    """How `user` is named on the timeline: their person's name, else their full name, else the username. A scope
+    read for this user (cases.permissions.scope_for) already holds the person's name: no further read."""
     if user is None or not user.is_authenticated:
         return str(_("公众"))
-    person = getattr(user, "person", None)
-    return person.name if person is not None else (user.get_full_name() or user.get_username())
+    if scope is not None and scope.user_id == user.pk:
+        name = scope.person_name
+    else:
+        person = getattr(user, "person", None)
+        name = person.name if person is not None else None
+    return name if name is not None else (user.get_full_name() or user.get_username())
 
 
 def _event(
@@ -157,13 +163,14 @@ def _event(
     note: str = "",
     point: Point | None = None,
     data: dict | None = None,
+    scope: Scope | None = None,
 ) -> CaseEvent:
-    """An unsaved timeline step (see _record)."""
+    """An unsaved timeline step (see _record); `scope`: the user's, when read already (names them)."""
     return CaseEvent(
         case=case,
         at=now,
         actor=user if user is not None and user.is_authenticated else None,
-        actor_name=_actor_name(user) if role != wf.SYSTEM else str(_("系统")),
+        actor_name=_actor_name(user, scope) if role != wf.SYSTEM else str(_("系统")),
         actor_role=role,
         action=action,
         from_status=from_status,
@@ -313,8 +320,8 @@ def report_case(
             _apply_route(case, route)
             _start_clock(case, now, calendar)
             case.dispatched_at = now
-            case.save(force_insert=True)
-            CaseEvent.objects.bulk_create(
+            _insert_case_and_events(
+                case,
                 [
                     _event(
                         case,
@@ -326,6 +333,7 @@ def report_case(
                         role=wf.REPORTER if authenticated else "",
                         point=point,
                         note=description[:200],
+                        scope=reporter_scope,
                     ),
                     _event(
                         case,
@@ -337,7 +345,7 @@ def report_case(
                         note=case.routing_reason,
                         data=_dispatch_data(case),
                     ),
-                ]
+                ],
             )
             for photo in cleaned:
                 _store_photo(case, photo, kind=AttachmentKind.REPORT, user=reporter, now=now)
@@ -349,6 +357,51 @@ def report_case(
                 return ReportResult(existing, False)
         raise
     return ReportResult(case, True)
+
+
+def _insert_values(obj, fields) -> tuple[list[str], list]:
+    """Placeholders and parameters for `fields` of a new `obj`, prepared as the ORM's INSERT prepares them
+    (pre_save: defaults such as auto_now; get_db_prep_save: adapters for geometries, JSON, arrays)."""
+    from django.db import connection
+
+    placeholders, params = [], []
+    for f in fields:
+        value = f.get_db_prep_save(f.pre_save(obj, add=True), connection)
+        placeholders.append(f.get_placeholder(value, None, connection) if hasattr(f, "get_placeholder") else "%s")
+        params.append(value)
+    return placeholders, params
+
+
+def _insert_case_and_events(case: Case, events: list[CaseEvent]) -> None:
+    """INSERT a new case and its first timeline events in one statement (what case.save(force_insert=True) then
+    CaseEvent.objects.bulk_create(events) write, in one round trip and without the ORM's query compiler: this is
+    on every submission). Sets the primary keys and marks the instances saved, as the ORM does."""
+    from django.db import connection
+
+    case_fields = [f for f in Case._meta.concrete_fields if not f.primary_key]
+    event_fields = [f for f in CaseEvent._meta.concrete_fields if not f.primary_key and f.attname != "case_id"]
+    case_ph, params = _insert_values(case, case_fields)
+    rows = []
+    for event in events:
+        event_ph, event_params = _insert_values(event, event_fields)
+        rows.append("((SELECT id FROM c), " + ", ".join(event_ph) + ")")
+        params += event_params
+    sql = (
+        f"WITH c AS (INSERT INTO {Case._meta.db_table} ({', '.join(f.column for f in case_fields)}) "
+        f"VALUES ({', '.join(case_ph)}) RETURNING id), "
+        f"e AS (INSERT INTO {CaseEvent._meta.db_table} (case_id, {', '.join(f.column for f in event_fields)}) "
+        f"VALUES {', '.join(rows)} RETURNING id) "
+        "SELECT (SELECT id FROM c), ARRAY(SELECT id FROM e ORDER BY id)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        case_id, event_ids = cursor.fetchone()
+    for obj, pk in [(case, case_id), *zip(events, event_ids, strict=True)]:
+        obj.pk = pk
+        obj._state.adding = False
+        obj._state.db = connection.alias
+    for event in events:
+        event.case = case  # the case_id read when the event was made was None
 
 
 def _dispatch_data(case: Case, data: dict | None = None) -> dict:

@@ -55,17 +55,15 @@ def test_logged_in_submission_takes_exactly_these_statements(world, fz_endpoint)
         r = chief.post(URL, {"category": "SJ0101", "lon": p.x, "lat": p.y}, format="json", HTTP_IDEMPOTENCY_KEY="q-1")
     assert r.status_code == 201, r.content
     statements = [q["sql"].split()[0].upper() for q in ctx.captured_queries]
-    # calendar, scope, plan (key, category, areas, lane, squads), the reporter's name; in the transaction
-    # (a savepoint here, inside the test's transaction): case, both events, endpoints, notification, job, job id;
+    # calendar, scope (with the reporter's name), plan (key, category, areas, lane, squads); in the transaction
+    # (a savepoint here, inside the test's transaction): case with both events, endpoints, notification, job, job id;
     # then the possible duplicates.
     assert statements == [
         "SELECT",  # cases.calendar.WorkCalendar.load
-        "SELECT",  # cases.permissions.scope_for: one statement
+        "SELECT",  # cases.permissions.scope_for: one statement, with the person's name for the timeline
         "WITH",  # cases.routing.plan_report
         "SAVEPOINT",
-        "INSERT",  # the case, already dispatched
-        "SELECT",  # the reporter's person (actor name of the "report" event)
-        "INSERT",  # both timeline events
+        "WITH",  # the case, already dispatched, and both timeline events
         "SELECT",  # notify: endpoints of the squad
         "INSERT",  # notify: the notification (ON CONFLICT DO NOTHING)
         "SELECT",  # procrastinate_defer_jobs_v1: the delivery job
@@ -85,6 +83,7 @@ def test_logged_in_submission_takes_exactly_these_statements(world, fz_endpoint)
         ("dispatch", "reported", "dispatched"),
     ]
     assert events[0].actor == world.users["chief_fz"] and events[0].actor_role == "reporter"
+    assert events[0].actor_name == world.users["chief_fz"].person.name and events[1].actor_name == "系统"
     assert events[1].actor is None and events[1].data["squad_id"] == case.squad_id
     notification = Notification.objects.get(delivery_key__startswith=f"case:{case.pk}:dispatch:v2:")
     job = ProcrastinateJob.objects.get(pk=notification.job_id)

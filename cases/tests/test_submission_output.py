@@ -190,3 +190,28 @@ def test_the_api_answers_a_new_report_as_the_serializer_would(world, monkeypatch
         _orm_duplicates(case, context["scope"]), many=True
     ).data
     assert r.content == render(expected)
+
+
+def test_the_one_statement_insert_writes_the_objects_as_they_are(world):
+    """report_case writes the case and both events in one statement: every column holds the instance's value, and
+    the actor is named as before (person's name, else full name or username; public; system)."""
+    from cases.models import CaseEvent
+
+    u = world.users
+    fz = point_on_street("福州路", 121.4750)
+    for user, name in ((u["chief_fz"], u["chief_fz"].person.name), (u["staff_w"], "staff_w"), (None, "公众")):
+        result = services.report_case(
+            category_code="SJ0101", point=fz, reporter=user, contact="c", idempotency_key=f"one-{name}"
+        )
+        written = result.case
+        assert result.created and written.pk is not None and not written._state.adding
+        stored = Case.objects.get(pk=written.pk)
+        for f in Case._meta.concrete_fields:
+            mine, theirs = getattr(written, f.attname), getattr(stored, f.attname)
+            assert mine.equals_exact(theirs) if f.name == "point" else mine == theirs, f.name
+        events = list(CaseEvent.objects.filter(case=written).order_by("id"))
+        assert [(e.action, e.actor_id, e.actor_name) for e in events] == [
+            ("report", user.pk if user else None, name),
+            ("dispatch", None, "系统"),
+        ]
+        assert events[0].point.equals_exact(fz) and events[1].data["squad_id"] == written.squad_id
