@@ -8,7 +8,7 @@ that caused it (version, supervision level, sample time).
 
 from __future__ import annotations
 
-from cases.models import Case, OwnerQueue
+from cases.models import Case, OwnerQueue, Status
 
 # Events (notify templates / channel routing key on them).
 DISPATCHED = "case.dispatched"
@@ -16,6 +16,8 @@ SUPERVISION = "case.supervision"  # 督办 to the squad and the street office
 ESCALATION = "case.escalation"  # overdue again: to the district
 EXTENSION_REQUESTED = "case.extension_requested"
 SPOT_CHECK = "case.spot_check"  # 回头看 sampled: to the street office (inspectors)
+
+STATUS_LABELS = dict(Status.choices)
 
 
 def send(*, event: str, recipients: list, payload: dict, delivery_key: str) -> None:
@@ -41,7 +43,7 @@ def _payload(case: Case, **extra) -> dict:
         "tracking_code": case.tracking_code,
         "category": case.category.name,
         "status": case.status,
-        "status_label": str(case.get_status_display()),
+        "status_label": str(STATUS_LABELS.get(case.status, case.status)),  # = case.get_status_display(), faster
         "lane": case.lane.name if case.lane_id else "",
         "street_office": case.street_office.name,
         "deadline": case.deadline.isoformat() if case.deadline else None,

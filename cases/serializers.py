@@ -279,6 +279,14 @@ def _str(value):
     return None if value is None else str(value)
 
 
+_STATUS_LABELS = dict(Status.choices)  # what Case.get_status_display looks up (translated when rendered)
+
+
+def _status_label(status) -> str:
+    """str(case.get_status_display()) without rebuilding the field's flat choices on every call."""
+    return str(_STATUS_LABELS.get(status, status))
+
+
 _GEOMETRY = GeometryField()  # the point through GDAL's GeoJSON, as GeoFeatureModelSerializer writes it (GDAL rounds)
 
 
@@ -299,7 +307,7 @@ def case_detail_data(case: Case, context: dict) -> dict:
         "category": _str(category.code),
         "category_name": _str(category.name),
         "status": _str(case.status),
-        "status_label": _str(case.get_status_display()),
+        "status_label": _status_label(case.status),
         "owner_queue": _str(case.owner_queue),
         "squad": case.squad_id,
         "squad_name": _str(squad.name) if squad is not None else None,
@@ -342,16 +350,13 @@ def case_detail_data(case: Case, context: dict) -> dict:
     }
 
 
-_STATUS_LABELS = dict(Status.choices)  # what Case.get_status_display looks up (translated when rendered)
-
-
 def duplicate_data(row) -> dict:
     """DuplicateSerializer's output for a row of cases.selectors.possible_duplicates."""
     return {
         "id": int(row.id),
         "tracking_code": _str(row.tracking_code),
         "status": _str(row.status),
-        "status_label": str(_STATUS_LABELS.get(row.status, row.status)),
+        "status_label": _status_label(row.status),
         "distance_m": float(row.distance_m),
         "created_at": _dt(row.created_at),
         "version": int(row.version),
