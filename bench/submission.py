@@ -516,14 +516,20 @@ def markdown(result: dict) -> list[str]:
         "",
         f"CPU per case in this run: {_cpu_text(result.get('cpu_ms_per_case', {}))}, so two idle cores carry at most "
         f"{result.get('capacity_on_idle_cores', '?')} cases/s whatever the concurrency; 300 cases/s would need 6.7 ms of "
-        "CPU per case for everything. Where the workers' time goes (cProfile on CPU time, confirmed with py-spy on the "
-        "gunicorn workers): serializing the answer 41 % (the case as GeoJSON 26 %, the list of possible duplicates "
-        "nearby with its query 15 %), `cases.services.report_case` 28 %, the session and user reads 8 %, the rest "
-        "Django's and DRF's request cycle and middleware. What was ours is done: 37 → 15 statements per submission "
-        "(one-statement routing plan and scope, the case inserted once already dispatched, both timeline events in one "
-        "INSERT, notification and job batched), output serializers built once per class. PostgreSQL alone does the "
-        "same work at the raw rate above, so the Python request cycle is the bound; beyond this, a hand-written "
-        "endpoint outside DRF and the ORM (as for the lookups) would be the next step.",
+        "CPU per case for everything. Where the workers' time goes now (cProfile on CPU time of the same request cycle "
+        "in one process, confirmed with py-spy): the session and user reads 20 % (Django's database sessions: two "
+        "statements), validating the input 8 %, `cases.services.report_case` 41 % (the routing plan 6 %, the case "
+        "and both events inserted by one statement 13 %, the notification and its job in `notify` 14 %), the scope "
+        "and the work calendar 4 %, the answer 8 % (the case written out by `cases.serializers.case_detail_data` 6 %, "
+        "half of it GDAL's GeoJSON of the point, which rounds as the generic serializer does; the possible duplicates "
+        "by one plain SQL statement 2 %), the rest Django's and DRF's request cycle and middleware. Done in this round: "
+        "the answer built directly instead of through the GeoJSON serializer machinery (tests compare it byte for byte "
+        "with CaseDetailSerializer and DuplicateSerializer), the duplicates and the visibility rule as plain SQL, the "
+        "case and its two timeline events in one INSERT, the reporter's name read with the scope: 15 → 13 statements "
+        "per submission, worker CPU per case 18.1 → 9.2 ms, PostgreSQL 7.7 → 6.5 ms. PostgreSQL alone does the same "
+        "work at the raw rate above, so the Python request cycle is still the bound; the next steps are outside the "
+        "cases app: sessions from a shared cache (`cached_db`), the notify statements folded into the insert, or a "
+        "hand-written endpoint outside DRF and the ORM (as for the lookups).",
         "",
     ]
 
