@@ -141,9 +141,14 @@ class CaseViewSet(viewsets.GenericViewSet):
     def get_serializer_context(self):
         context = super().get_serializer_context()
         context["now"] = timezone.now()
-        context["calendar"] = WorkCalendar.load()
-        if not getattr(self, "swagger_fake_view", False):
-            context["scope"] = _scope(self.request)
+        if getattr(self, "swagger_fake_view", False):
+            context["calendar"] = WorkCalendar.load()
+        elif hasattr(self.request, "_case_scope"):
+            context["calendar"] = WorkCalendar.load()
+            context["scope"] = self.request._case_scope
+        else:  # the scope and the calendar in one statement
+            self.request._case_scope, context["calendar"] = selectors.scope_and_calendar(self.request.user)
+            context["scope"] = self.request._case_scope
         return context
 
     def handle_exception(self, exc):

@@ -65,15 +65,27 @@ def scope_for(user, *, day=None) -> Scope:
         return Scope()
     from django.db import connection
 
+    with connection.cursor() as cursor:
+        cursor.execute(SCOPE_SQL, scope_params(user, day=day))
+        return scope_from_row(user, cursor.fetchone())
+
+
+def scope_params(user, *, day=None) -> dict:
+    """The parameters of SCOPE_SQL for an authenticated, active `user` (for a caller that adds columns to it)."""
     from people.models import Role
 
-    day = day or timezone.localdate()
-    scope = Scope(user_id=user.pk)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            SCOPE_SQL, {"user": user.pk, "group": DISTRICT_ADMIN_GROUP, "role": Role.LANE_CHIEF.value, "day": day}
-        )
-        in_group, staff, lanes, squads, scope.person_name = cursor.fetchone()
+    return {
+        "user": user.pk,
+        "group": DISTRICT_ADMIN_GROUP,
+        "role": Role.LANE_CHIEF.value,
+        "day": day or timezone.localdate(),
+    }
+
+
+def scope_from_row(user, row) -> Scope:
+    """The Scope of `user` from the columns of SCOPE_SQL."""
+    in_group, staff, lanes, squads, person_name = row
+    scope = Scope(user_id=user.pk, person_name=person_name)
     scope.district_admin = user.is_superuser or in_group
     for area_id, level in staff:
         if level == "district":

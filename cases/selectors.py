@@ -39,6 +39,29 @@ def visible_cases(scope: Scope) -> QuerySet[Case]:
     return qs if q is None else qs.filter(q)
 
 
+def scope_and_calendar(user) -> tuple[Scope, WorkCalendar]:
+    """scope_for(user) and WorkCalendar.load(), read in one statement (every request of the cases API needs both;
+    the calendar's holidays and make-up days are the statement's last column)."""
+    from datetime import date
+
+    from cases.models import CalendarDay
+    from cases.permissions import SCOPE_SQL, scope_from_row, scope_params
+
+    if user is None or not user.is_authenticated or not user.is_active:
+        return scope_for(user), WorkCalendar.load()
+    from django.db import connection
+
+    sql = (
+        SCOPE_SQL.rstrip()
+        + f",\n       (SELECT json_agg(json_build_array(d.date, d.is_workday)) FROM {CalendarDay._meta.db_table} d)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, scope_params(user))
+        row = cursor.fetchone()
+    days = {date.fromisoformat(day): is_workday for day, is_workday in row[-1] or []}
+    return scope_from_row(user, row[:-1]), WorkCalendar(exceptions=days)
+
+
 def visible_cases_for(user) -> QuerySet[Case]:
     return visible_cases(scope_for(user))
 
@@ -260,6 +283,7 @@ __all__ = [
     "overdue_q",
     "possible_duplicates",
     "public_view",
+    "scope_and_calendar",
     "scope_for",
     "timeline",
     "visible_cases",

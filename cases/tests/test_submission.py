@@ -55,12 +55,11 @@ def test_logged_in_submission_takes_exactly_these_statements(world, fz_endpoint)
         r = chief.post(URL, {"category": "SJ0101", "lon": p.x, "lat": p.y}, format="json", HTTP_IDEMPOTENCY_KEY="q-1")
     assert r.status_code == 201, r.content
     statements = [q["sql"].split()[0].upper() for q in ctx.captured_queries]
-    # calendar, scope (with the reporter's name), plan (key, category, areas, lane, squads); in the transaction
+    # scope (with the reporter's name) and calendar, plan (key, category, areas, lane, squads); in the transaction
     # (a savepoint here, inside the test's transaction): case with both events, endpoints, notification, job, job id;
     # then the possible duplicates.
     assert statements == [
-        "SELECT",  # cases.calendar.WorkCalendar.load
-        "SELECT",  # cases.permissions.scope_for: one statement, with the person's name for the timeline
+        "SELECT",  # cases.selectors.scope_and_calendar: the scope with the person's name, and the work calendar
         "WITH",  # cases.routing.plan_report
         "SAVEPOINT",
         "WITH",  # the case, already dispatched, and both timeline events

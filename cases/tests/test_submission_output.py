@@ -215,3 +215,24 @@ def test_the_one_statement_insert_writes_the_objects_as_they_are(world):
             ("dispatch", None, "系统"),
         ]
         assert events[0].point.equals_exact(fz) and events[1].data["squad_id"] == written.squad_id
+
+
+def test_scope_and_calendar_are_scope_for_and_the_calendar(world):
+    from datetime import date
+
+    from cases.models import CalendarDay
+
+    CalendarDay.objects.create(date=date(2026, 10, 1), is_workday=False)
+    CalendarDay.objects.create(date=date(2026, 10, 11), is_workday=True)
+    expected_calendar = WorkCalendar.load()
+    assert len(expected_calendar.exceptions) >= 2
+    for username in [*USERS, None]:
+        user = world.users[username] if username else None
+        if user is None:
+            from django.contrib.auth.models import AnonymousUser
+
+            user = AnonymousUser()
+        scope, calendar = selectors.scope_and_calendar(user)
+        assert scope == scope_for(user), username
+        assert calendar.exceptions == expected_calendar.exceptions and calendar.periods == expected_calendar.periods
+        assert calendar.weekdays == expected_calendar.weekdays and calendar.tz == expected_calendar.tz
