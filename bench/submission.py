@@ -525,8 +525,8 @@ def markdown(result: dict) -> list[str]:
         "by one plain SQL statement 2 %), the rest Django's and DRF's request cycle and middleware. Done in this round: "
         "the answer built directly instead of through the GeoJSON serializer machinery (tests compare it byte for byte "
         "with CaseDetailSerializer and DuplicateSerializer), the duplicates and the visibility rule as plain SQL, the "
-        "case and its two timeline events in one INSERT, the reporter's name read with the scope: 15 → 13 statements "
-        "per submission, worker CPU per case 18.1 → 9.2 ms, PostgreSQL 7.7 → 6.5 ms. PostgreSQL alone does the same "
+        "case and its two timeline events in one INSERT, the reporter's name and the work calendar read with the scope: "
+        "15 → 12 statements per submission, worker CPU per case 18.1 → 9–11 ms, PostgreSQL 7.7 → 6.5–7.6 ms (three runs). PostgreSQL alone does the same "
         "work at the raw rate above, so the Python request cycle is still the bound; the next steps are outside the "
         "cases app: sessions from a shared cache (`cached_db`), the notify statements folded into the insert, or a "
         "hand-written endpoint outside DRF and the ORM (as for the lookups).",
