@@ -135,7 +135,10 @@ def markdown(result: dict) -> list[str]:
         "for areas-at). What is left is the bound of two shared cores: wrk, the two gunicorn workers and PostgreSQL "
         "(~0.4–0.6 ms planning and executing the statement) share them, while pgbench needs only the PostgreSQL "
         "part and a C client, so 25 % of raw means ~1,300–1,900 lookups/s here; p99 is queueing behind the same "
-        "saturated cores. Figures move with other load on the machine by ±30 % between runs (load averages above). "
+        "saturated cores. Figures move with other load on the machine by ±30 % between runs (load averages above), "
+        "and the tail more: identical 15 s runs of either lookup on a quiet machine gave p99 from 16 to 53 ms "
+        "(2026-12-02, after this run) with the same CPU per lookup, so a single run's p99 (above 20 ms for the "
+        "nearest lane here, 15 ms for areas) says more about the shared machine than about either lookup. "
         "PostgreSQL's side is equal by construction: the same statements, prepared on both sides, custom plans (a "
         "generic plan of the nearest-lane statement cannot use the KNN index). Left to try: fewer hand-overs per "
         "request (an event-loop worker instead of gthread).",
