@@ -374,3 +374,21 @@ def upload(name="photo.jpg", content: bytes | None = None, content_type="image/j
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile(name, content if content is not None else jpeg_bytes(), content_type)
+
+
+def act(case, action, user, *, now, note="", photos=(), point=None, **params):
+    """One workflow action on `case` at its current version (cases.services.transition)."""
+    from cases import services
+
+    case.refresh_from_db()
+    return services.transition(
+        case_id=case.pk,
+        action=action,
+        user=user,
+        version=case.version,
+        note=note,
+        params=params,
+        photos=photos,
+        point=point,
+        now=now,
+    )

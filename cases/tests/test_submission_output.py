@@ -24,7 +24,7 @@ from cases.serializers import (
     case_detail_data,
     duplicate_data,
 )
-from cases.tests.conftest import CELL_CENTRE, point_on_street, upload
+from cases.tests.conftest import CELL_CENTRE, act, point_on_street, upload
 
 pytestmark = pytest.mark.django_db
 TZ = ZoneInfo("Asia/Shanghai")
@@ -50,22 +50,6 @@ def render(data) -> bytes:
 
 def report(code, point, user=None, now=NOW, **kw):
     return services.report_case(category_code=code, point=point, reporter=user, now=now, **kw).case
-
-
-def act(case, action, user, *, now, **params):
-    case.refresh_from_db()
-    note = params.pop("note", "")
-    photos = params.pop("photos", ())
-    return services.transition(
-        case_id=case.pk,
-        action=action,
-        user=user,
-        version=case.version,
-        note=note,
-        params=params,
-        photos=photos,
-        now=now,
-    )
 
 
 def cases_in_every_state(world):

@@ -13,7 +13,7 @@ from cases import selectors, services
 from cases.calendar import WorkCalendar
 from cases.models import Attachment, Attendance, Case, CaseEvent, OwnerQueue, Status
 from cases.permissions import scope_for
-from cases.tests.conftest import CELL_CENTRE, point_on_street, upload
+from cases.tests.conftest import CELL_CENTRE, act, point_on_street, upload
 
 pytestmark = pytest.mark.django_db
 TZ = ZoneInfo("Asia/Shanghai")
@@ -23,21 +23,6 @@ H = 3600
 
 def report(code, point, user=None, now=NOW, **kw):
     return services.report_case(category_code=code, point=point, reporter=user, now=now, **kw).case
-
-
-def act(case, action, user, *, now, note="", photos=(), point=None, **params):
-    case.refresh_from_db()
-    return services.transition(
-        case_id=case.pk,
-        action=action,
-        user=user,
-        version=case.version,
-        note=note,
-        params=params,
-        photos=photos,
-        point=point,
-        now=now,
-    )
 
 
 def actions(case):
